@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SHELL := /bin/bash
 
-.PHONY: setup prepare demo test test-notebooks test-python lab export clean-nbs readme
+.PHONY: setup browser prepare demo chapters test lab export readme
 
 setup:             ## install everything (torch pinned first, the package, dev tools, the teacher's encoder)
 	bash scripts/setup.sh
@@ -10,18 +10,23 @@ setup:             ## install everything (torch pinned first, the package, dev t
 prepare: setup     ## fetch the corpus and build (or reuse) the offline teacher
 	$(PYTHON) -m distil_edu.teacher
 
-demo: prepare      ## the main job: prepare, then execute every chapter into build/chapters
+demo: prepare      ## the main job: distil the offline teacher into a student on the default corpus (<= 10 min on 2 cores)
+	HF_HUB_OFFLINE=1 $(PYTHON) -m distil_edu.distill --preset demo
+
+chapters: prepare  ## execute every chapter into build/chapters (what a learner sees in JupyterLab)
 	mkdir -p build/chapters
-	cd nbs && for nb in [0-9][0-9]_*.ipynb; do \
+	cd nbs && for nb in [0-9][0-9]*_*.ipynb; do \
 	  echo "== $$nb"; \
 	  $(PYTHON) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1800 \
-	    --output-dir ../build/chapters "$$nb" 2>&1 | grep -v '^\[NbConvertApp\] Writing' || exit 1; \
+	    --output-dir ../build/chapters "$$nb" || exit 1; \
 	done
-	@echo "Executed chapters are in build/chapters/. Open them with: make lab"
 
-test: prepare      ## every test: notebooks (nbdev_test) and the rest (pytest); tests never use the hub
+browser: setup     ## Chromium (Debian) and Playwright (PyPI) for the browser tests
+	bash scripts/install_browser.sh
+
+test: prepare browser  ## every test: notebooks (nbdev_test) and the rest (pytest); tests never use the hub
 	HF_HUB_OFFLINE=1 nbdev_test --timing
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
 lab: setup         ## open JupyterLab on the chapters
 	$(PYTHON) -m jupyter lab nbs
