@@ -26,7 +26,8 @@ SHAPES = {  # teacher shapes; the student takes one layer out of two
 PEAK_BF16_TFLOPS = {'H100 SXM': 989.4, 'H100 NVL': 835.0, 'H100 PCIe': 756.0, 'H100': 989.4, 'H200': 989.4, 'A100': 312.0,
                     'L40S': 362.1, 'A10': 125.0}  # dense bf16 tensor-core peaks from the vendor's data sheets
 
-def peak_tflops(device: torch.device) -> float | None:
+def peak_tflops(device: torch.device, # a torch device or its name, e.g. 'cuda:0'; a CPU gives None
+               ) -> float | None:
     "Dense bf16 peak of the GPU `device`, from `PEAK_BF16_TFLOPS` by name; None on a CPU or an unknown GPU."
     if torch.device(device).type != 'cuda': return None
     name = torch.cuda.get_device_name(device)
@@ -36,7 +37,8 @@ def peak_tflops(device: torch.device) -> float | None:
 
 def models(shape: str = 'tiny', # a key of `SHAPES`
            attention: str = 'sdpa', # 'sdpa' or 'eager'
-           seed: int = 0) -> tuple:
+           seed: int = 0, # seed of the teacher's random weights
+          ) -> tuple:
     "A random-weight BERT teacher of `shape` (dropout off) and its student from `make_student`, both with `attention`."
     if shape not in SHAPES: raise ValueError(f"shape must be one of {sorted(SHAPES)}, got {shape!r}")
     torch.manual_seed(seed)
@@ -46,9 +48,12 @@ def models(shape: str = 'tiny', # a key of `SHAPES`
     return teacher, make_student(teacher).train()
 
 # %% ../nbs/05b_bench.ipynb #ea36c6a6
-def synthetic_batch(batch_size: int, length: int, vocab_size: int,
+def synthetic_batch(batch_size: int, # sequences in the batch
+                    length: int, # tokens per sequence (the longest one's, when `padded`)
+                    vocab_size: int, # random ids are drawn from [1000, vocab_size)
                     padded: bool = False, # True: random lengths in [length/4, length], padded to the longest
-                    seed: int = 0) -> dict:
+                    seed: int = 0, # seed of the ids, the lengths and the masks
+                   ) -> dict:
     "A masked batch of random token ids: `input_ids`, `attention_mask`, `labels` (-100 off the 15% selected positions)."
     g = torch.Generator().manual_seed(seed)
     lengths = torch.randint(length // 4, length + 1, (batch_size,), generator=g) if padded else torch.full((batch_size,), length)
@@ -64,7 +69,12 @@ def synthetic_batch(batch_size: int, length: int, vocab_size: int,
     return {'input_ids': input_ids, 'attention_mask': attention_mask, 'labels': labels}
 
 # %% ../nbs/05b_bench.ipynb #d669e61f
-def reference_step(teacher, student, batch: dict, config: DistilConfig, device) -> callable:
+def reference_step(teacher, # BERT masked LM, moved to `device`
+                   student, # its DistilBERT student, trained by every call of the step
+                   batch: dict, # `input_ids`, `attention_mask`, `labels`; the same batch at every call
+                   config: DistilConfig, # loss weights, temperature, AdamW settings, gradient clipping
+                   device, # where to run; a GPU adds fp16 autocast and a gradient scaler
+                  ) -> callable:
     "A training step in the style of HF's 2019 distiller: full logits everywhere, fp16 autocast and a scaler on GPU, unfused AdamW."
     gpu = torch.device(device).type == 'cuda'
     teacher.to(device); student.to(device).train()
@@ -94,7 +104,13 @@ def reference_step(teacher, student, batch: dict, config: DistilConfig, device) 
         return loss.detach()
     return step
 
-def our_step(teacher, student, batch: dict, config: DistilConfig, device, compile: bool = False) -> callable:
+def our_step(teacher, # BERT masked LM, moved to `device` (and to bf16 on a GPU)
+             student, # its DistilBERT student, trained by every call of the step
+             batch: dict, # `input_ids`, `attention_mask`, `labels`; the same batch at every call
+             config: DistilConfig, # loss weights, temperature, AdamW settings, gradient clipping
+             device, # where to run; a GPU adds bf16 autocast and fused AdamW
+             compile: bool = False, # wrap the student's step in `torch.compile`
+            ) -> callable:
     "The `Distiller`'s training step: LM heads at masked positions, bf16 teacher and autocast on GPU, fused AdamW, optional compile."
     gpu = torch.device(device).type == 'cuda'
     teacher.to(device)
@@ -115,7 +131,11 @@ def our_step(teacher, student, batch: dict, config: DistilConfig, device, compil
     return step
 
 # %% ../nbs/05b_bench.ipynb #6fc92c02
-def forward_flops(config, tokens: int, length: int, head_positions: int) -> int:
+def forward_flops(config, # a BertConfig or DistilBertConfig
+                  tokens: int, # positions the encoder runs on, padding included
+                  length: int, # tokens per sequence; attention's cost grows with it
+                  head_positions: int, # positions where the LM head runs
+                 ) -> int:
     "FLOPs of a BERT-style forward pass over `tokens` in sequences of `length`, with the LM head on `head_positions`."
     h = config.hidden_size if hasattr(config, 'hidden_size') else config.dim
     f = config.intermediate_size if hasattr(config, 'intermediate_size') else config.hidden_dim
@@ -123,7 +143,11 @@ def forward_flops(config, tokens: int, length: int, head_positions: int) -> int:
     per_token = layers * (8 * h * h + 4 * h * f + 4 * length * h)
     return tokens * per_token + head_positions * (2 * h * h + 2 * h * config.vocab_size)
 
-def step_flops(teacher, student, batch: dict, full_heads: bool) -> int:
+def step_flops(teacher, # BERT masked LM; only its config is read
+               student, # DistilBERT student; only its config is read
+               batch: dict, # the step's batch: `input_ids` and `labels`
+               full_heads: bool, # True: LM heads on every position; False: on masked positions only
+              ) -> int:
     "Model FLOPs of one distillation step on `batch`: teacher forward + 3 × student forward; padding counts, as the GPU computes it."
     shape = batch['input_ids'].shape
     positions = shape[0] * shape[1]
@@ -131,7 +155,13 @@ def step_flops(teacher, student, batch: dict, full_heads: bool) -> int:
     return forward_flops(teacher.config, positions, shape[1], head) + 3 * forward_flops(student.config, positions, shape[1], head)
 
 # %% ../nbs/05b_bench.ipynb #e2a8554b
-def measure(step: callable, real_tokens: int, flops: int, device, warmup: int = 2, repeats: int = 5) -> dict:
+def measure(step: callable, # a training step from `reference_step` or `our_step`; returns the loss
+            real_tokens: int, # non-padding tokens per step, for tokens/s
+            flops: int, # model FLOPs per step, from `step_flops`
+            device, # where the step runs; a GPU also gives MFU and peak memory
+            warmup: int = 2, # untimed calls first
+            repeats: int = 5, # timed calls; the median counts
+           ) -> dict:
     "Median time of `step` after `warmup` calls: seconds, real tokens/s, achieved TFLOP/s, MFU (GPU), peak memory (GPU)."
     gpu = torch.device(device).type == 'cuda'
     for _ in range(warmup): step()
@@ -153,7 +183,8 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
               batch_size: int = 16, # sequences per step (one micro-batch)
               device: str | None = None, # default: 'cuda' if there is one
               compile: bool = False, # torch.compile our step
-              repeats: int = 5, warmup: int = 2,
+              repeats: int = 5, # timed steps of each kind; the median counts
+              warmup: int = 2, # untimed steps first
               which: tuple = ('reference', 'ours'), # the steps to time
              ) -> dict:
     "Time the reference step and ours on the same models and shapes; return the measurements and the speed-up."
@@ -179,7 +210,8 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
     return result
 
 # %% ../nbs/05b_bench.ipynb #07336512
-def main(argv: list | None = None):
+def main(argv: list | None = None, # command-line arguments; None: `sys.argv[1:]`
+        ):
     "Command line: time the reference step and ours, print JSON."
     parser = argparse.ArgumentParser(prog='python -m distil_edu.bench', description=__doc__ if '__doc__' in globals() else None)
     gpu = torch.cuda.is_available()

@@ -191,7 +191,9 @@ def tokenize_and_pack(dataset: datasets.Dataset, # rows with a `text` column
     return packed
 
 # %% ../nbs/04_data.ipynb #1a886252
-def sequence_lengths(dataset: datasets.Dataset, column: str = 'input_ids') -> np.ndarray:
+def sequence_lengths(dataset: datasets.Dataset, # rows with a column of token-id lists
+                     column: str = 'input_ids', # the column to measure
+                    ) -> np.ndarray:
     "The length of every row's token-id list in `column`."
     _check_dataset(dataset, column)
     return np.concatenate([pc.list_value_length(t[column]).to_numpy()
@@ -312,7 +314,8 @@ def _generator(self) -> torch.Generator | None:
 DynamicMaskingCollator._generator = _generator
 
 # %% ../nbs/04_data.ipynb #49a02c0a
-def _pad(self, examples) -> tuple[torch.Tensor, torch.Tensor]:
+def _pad(self, examples, # dicts with `input_ids`, or token-id lists
+        ) -> tuple[torch.Tensor, torch.Tensor]:
     "`input_ids` padded with [PAD] to the longest example, and the `attention_mask` (1 = token, 0 = padding)."
     if len(examples) == 0: raise ValueError("examples is empty: a batch needs at least one sequence")
     rows = []
@@ -355,7 +358,8 @@ def _mask_tokens(self, input_ids: torch.Tensor, # (batch, length) token ids, alr
 DynamicMaskingCollator.mask_tokens = _mask_tokens
 
 # %% ../nbs/04_data.ipynb #8f1ebdf2
-def _call(self, examples) -> dict:
+def _call(self, examples, # dicts with `input_ids`, or token-id lists
+         ) -> dict:
     "A masked batch from a list of examples (dicts with `input_ids`, or token-id lists): `input_ids`, `attention_mask`, `labels`."
     input_ids, attention_mask = self.pad(examples)
     masked = self.mask_tokens(input_ids, attention_mask)
@@ -365,8 +369,11 @@ DynamicMaskingCollator.__call__ = _call
 # %% ../nbs/04_data.ipynb #b95ecb2c
 _KIND_COLOURS = {1: '#d62728', 2: '#e377c2', 3: '#2ca02c'}
 
-def masking_html(tokenizer, original_ids, masked: dict, # original token ids of one sequence; `mask_tokens` output for that row
-                 title: str = '') -> str:
+def masking_html(tokenizer, # turns ids back into tokens; its [PAD] positions are skipped
+                 original_ids, # original token ids of one sequence
+                 masked: dict, # `mask_tokens` output for that row (`input_ids` and `kind`)
+                 title: str = '', # bold heading above the sequence; '': none
+                ) -> str:
     "HTML of one masked sequence, with each selected position coloured by its kind and the original token underneath."
     tokens = tokenizer.convert_ids_to_tokens([int(i) for i in masked['input_ids']])
     originals = tokenizer.convert_ids_to_tokens([int(i) for i in original_ids])
@@ -386,7 +393,8 @@ def masking_legend() -> str:
     return ' '.join(f'<span style="border:1px solid {c};background:{c}22;border-radius:3px;padding:0 4px;color:{c}">{MASK_KINDS[k]}</span>'
                     for k, c in _KIND_COLOURS.items())
 
-def side_by_side(*parts: str) -> str:
+def side_by_side(*parts: str, # HTML blocks, one per column, left to right
+                ) -> str:
     "HTML blocks next to each other, in equal columns."
     return '<div style="display:flex;gap:16px">' + ''.join(f'<div style="flex:1;min-width:0">{p}</div>' for p in parts) + '</div>'
 
@@ -429,7 +437,9 @@ def _tokenizer_key(tokenizer) -> str:
     else: text = json.dumps(sorted(tokenizer.get_vocab().items()))
     return hashlib.sha1(f'{type(tokenizer).__name__}|{text}'.encode()).hexdigest()[:12]
 
-def token_counts_path(tokenizer, dataset: datasets.Dataset) -> Path:
+def token_counts_path(tokenizer, # its definition is hashed into the file name
+                      dataset: datasets.Dataset, # its fingerprint goes into the file name
+                     ) -> Path:
     "The cache file of `token_counts(tokenizer, dataset)`."
     return data_dir()/'token_counts'/f'{_tokenizer_key(tokenizer)}-{dataset._fingerprint}.npy'
 
@@ -458,7 +468,11 @@ def token_counts(tokenizer, # the tokenizer whose vocabulary is counted
     return torch.from_numpy(counts)
 
 # %% ../nbs/04_data.ipynb #7edd9ad6
-def plot_masked_tokens(counts, eligible_ids, masked: dict, bins: int = 24):
+def plot_masked_tokens(counts, # corpus count of every vocabulary id (see `token_counts`)
+                       eligible_ids, # token ids of every position that could be selected (no special tokens, no padding)
+                       masked: dict, # name -> token ids of the selected positions; one line per entry
+                       bins: int = 24, # number of log-spaced bins of corpus frequency
+                      ):
     "Which tokens get masked: a histogram over corpus frequency, and the selection probability against frequency, one line per entry of `masked`."
     import matplotlib.pyplot as plt
     counts = torch.as_tensor(counts).double().clamp(min=1)
@@ -497,7 +511,11 @@ def micro_batches(batch: dict, # a collated batch (`input_ids`, `attention_mask`
     return [{k: v[i:i+size] for k, v in batch.items()} for i in range(0, rows, size)], int((batch['labels'] != -100).sum())
 
 # %% ../nbs/04_data.ipynb #39a051a3
-def time_collator(collator: DynamicMaskingCollator, examples: list, batch_size: int = 32, repeats: int = 50) -> float:
+def time_collator(collator: DynamicMaskingCollator, # the collator to time
+                  examples: list, # dicts with `input_ids`, cycled through in batches
+                  batch_size: int = 32, # examples per call
+                  repeats: int = 50, # timed calls, after one untimed warm-up call
+                 ) -> float:
     "Mean seconds per call of `collator` on batches of `batch_size` examples."
     batches = [examples[(i * batch_size) % len(examples):][:batch_size] for i in range(repeats)]
     collator(batches[0])  # warm-up
@@ -505,13 +523,21 @@ def time_collator(collator: DynamicMaskingCollator, examples: list, batch_size: 
     for b in batches: collator(b)
     return (time.perf_counter() - start) / repeats
 
-def student_config(layers: int = 3, hidden: int = 384, heads: int = 12, vocab_size: int = 30522, max_positions: int = 512):
+def student_config(layers: int = 3, # transformer layers
+                   hidden: int = 384, # hidden size; the feed-forward layer is 4 times wider
+                   heads: int = 12, # attention heads
+                   vocab_size: int = 30522, # vocabulary size, e.g. `len(tokenizer)`
+                   max_positions: int = 512, # position embeddings: the longest sequence in tokens
+                  ):
     "A `BertConfig` of a small student, by default half the offline teacher's 6 layers at its width."
     from transformers import BertConfig
     return BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                       intermediate_size=4 * hidden, max_position_embeddings=max_positions)
 
-def time_training_step(model, batch: dict, steps: int = 3) -> float:
+def time_training_step(model, # a `BertForMaskedLM`; its weights are updated (AdamW, learning rate 1e-5)
+                       batch: dict, # a collated batch: `input_ids`, `attention_mask`, `labels`
+                       steps: int = 3, # timed steps, after one untimed warm-up step
+                      ) -> float:
     "Mean seconds of one masked-LM training step (forward, backward, AdamW) of a `BertForMaskedLM` on `batch`, after a warm-up step."
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     model.train()

@@ -80,7 +80,8 @@ class DistilConfig:
         "Steps of linear warm-up (HF rounds up)."
         return math.ceil(self.warmup_fraction * self.max_steps)
 
-    def accumulation_steps(self, world_size: int = 1) -> int:
+    def accumulation_steps(self, world_size: int = 1, # number of processes
+                          ) -> int:
         "Micro-batches each process runs per optimizer step."
         per_pass = self.micro_batch_size * world_size
         if self.batch_size % per_pass:
@@ -139,18 +140,23 @@ def parameter_groups(model: torch.nn.Module, # the student
             (no_decay if isinstance(module, torch.nn.LayerNorm) or name == 'bias' else decay).append(param)
     return [{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.0}]
 
-def count_parameters(model) -> int:
+def count_parameters(model, # a PyTorch module
+                    ) -> int:
     "Number of distinct parameters (tied weights counted once)."
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
-def make_optimizer(model: torch.nn.Module, config: DistilConfig, device: torch.device) -> torch.optim.AdamW:
+def make_optimizer(model: torch.nn.Module, # the student; biases and LayerNorms get no weight decay
+                   config: DistilConfig, # learning rate, betas, eps and weight decay
+                   device: torch.device, # a GPU gets the fused AdamW
+                  ) -> torch.optim.AdamW:
     "AdamW with the config's settings; fused on a GPU."
     fused = {'fused': True} if torch.device(device).type == 'cuda' else {}
     return torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.learning_rate, betas=config.betas,
                              eps=config.eps, **fused)
 
 # %% ../nbs/05_distill.ipynb #517fdbfc
-def derived_seed(*parts) -> int:
+def derived_seed(*parts, # values with a stable `repr`: ints, strings, ...
+                ) -> int:
     "A 63-bit seed derived from `parts` (e.g. the run's seed, a purpose and a step): different parts, unrelated streams."
     return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), 'little') >> 1
 
@@ -201,7 +207,8 @@ def selection_counts(batch: dict, # a masked batch with `attention_mask` and `la
     return {'ce': masked if restrict_ce_to_mask else tokens, 'mlm': masked, 'cos': tokens}
 
 # %% ../nbs/05_distill.ipynb #1859a771
-def mlm_parts(model) -> tuple:
+def mlm_parts(model, # a BERT or DistilBERT masked LM
+             ) -> tuple:
     "The encoder and the LM head of a BERT or DistilBERT masked LM, so the head can run on chosen positions only."
     if hasattr(model, 'distilbert'):
         def head(hidden): return model.vocab_projector(model.vocab_layer_norm(model.activation(model.vocab_transform(hidden))))
@@ -211,15 +218,21 @@ def mlm_parts(model) -> tuple:
 
 class StudentStep(torch.nn.Module):
     "The student's encoder and its LM head at chosen positions, as one module for DDP and `torch.compile` to wrap."
-    def __init__(self, student): super().__init__(); self.student = student
-    def forward(self, input_ids, attention_mask, positions):
+    def __init__(self, student, # a DistilBERT (or BERT) masked LM, see `mlm_parts`
+                ):
+        super().__init__(); self.student = student
+    def forward(self, input_ids, # (batch, length) token ids
+                attention_mask, # (batch, length): 1 on tokens, 0 on padding
+                positions, # boolean (batch, length): where to apply the LM head
+               ):
         encoder, head = mlm_parts(self.student)
         hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return hidden, head(hidden[positions])
 
 # %% ../nbs/05_distill.ipynb #9d501656
 def teacher_targets(teacher, # BERT masked LM, eval mode
-                    input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    input_ids: torch.Tensor, # (batch, length) token ids
+                    attention_mask: torch.Tensor, # (batch, length): 1 on tokens, 0 on padding
                     positions: torch.Tensor, # boolean (batch, length): where to apply the LM head
                    ) -> tuple:
     "The teacher's last hidden states (batch, length, hidden) and logits at `positions` (n, vocab), float32, without gradient."
@@ -234,7 +247,7 @@ def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.co
                      teacher, # BERT masked LM, eval mode
                      batch: dict, # one micro-batch, on the device
                      step_counts: dict, # `selection_counts` of the whole step
-                     config: DistilConfig,
+                     config: DistilConfig, # loss weights, temperature and `restrict_ce_to_mask`
                      autocast=contextlib.nullcontext, # context for the student's forward (bf16 autocast on GPU)
                     ) -> dict:
     "This micro-batch's share of the step's triple loss: weighted `loss`, and the shares of `ce`, `mlm`, `cos`."
@@ -271,7 +284,9 @@ def masked_predictions(model, # BERT or DistilBERT masked LM
     model.train(was_training)
     return {'top': torch.cat(top).cpu(), 'loss': torch.cat(loss).cpu(), 'label': torch.cat(label).cpu()}
 
-def compare_predictions(student: dict, teacher: dict) -> dict:
+def compare_predictions(student: dict, # the student's `masked_predictions`
+                        teacher: dict, # the teacher's `masked_predictions` on the same batches
+                       ) -> dict:
     "Masked-LM loss and accuracy of student and teacher, and the student's top-1 agreement with the teacher."
     return {'student_loss': student['loss'].mean().item(), 'student_accuracy': (student['top'] == student['label']).float().mean().item(),
             'teacher_loss': teacher['loss'].mean().item(), 'teacher_accuracy': (teacher['top'] == teacher['label']).float().mean().item(),
@@ -289,10 +304,13 @@ def _set_rng_state(state: dict):
     random.setstate((state['python'][0], tuple(state['python'][1]), state['python'][2]))
 
 def save_checkpoint(path: str | Path, # the checkpoint folder (replaced)
-                    student, optimizer, scheduler,
+                    student, # the model whose weights are saved, in safetensors
+                    optimizer, # its optimizer; the state goes into `state.pt`
+                    scheduler, # its learning-rate scheduler; the state goes into `state.pt`
                     step: int, # optimizer steps done
                     history: list, # records of the run so far
-                    config: DistilConfig):
+                    config: DistilConfig, # the run's settings, also written to `config.json`
+                   ):
     "Write a checkpoint folder atomically: the student in safetensors, the rest in `state.pt`."
     path = Path(path); tmp, old = path.with_name(path.name + '.tmp'), path.with_name(path.name + '.old')
     shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
@@ -304,7 +322,11 @@ def save_checkpoint(path: str | Path, # the checkpoint folder (replaced)
     if path.exists(): path.rename(old)
     tmp.rename(path); shutil.rmtree(old, ignore_errors=True)
 
-def load_checkpoint(path: str | Path, student, optimizer=None, scheduler=None) -> dict:
+def load_checkpoint(path: str | Path, # the checkpoint folder; its `.old` copy when only that is left
+                    student, # receives the saved weights, on its current device
+                    optimizer=None, # receives the saved optimizer state, if given
+                    scheduler=None, # receives the saved scheduler state, if given
+                   ) -> dict:
     "Load a checkpoint folder into `student` (and `optimizer`, `scheduler`); return its state (step, history, rng, config)."
     path = Path(path)
     if not (path/'state.pt').exists() and path.with_name(path.name + '.old').exists(): path = path.with_name(path.name + '.old')
@@ -391,7 +413,9 @@ def main_process_first():
     finally:
         if world_size > 1 and rank == 0: dist.barrier()
 
-def pick_device(device: str | None = None, local_rank: int = 0) -> torch.device:
+def pick_device(device: str | None = None, # e.g. 'cpu', 'cuda', 'cuda:1'; None: 'cuda' when there is a GPU, else 'cpu'
+                local_rank: int = 0, # this process's GPU on its machine, when `device` names no GPU index
+               ) -> torch.device:
     "`device`, or 'cuda' when there is a GPU else 'cpu'; each process gets its own GPU."
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     return torch.device('cuda', local_rank) if device.type == 'cuda' and device.index is None else device
@@ -453,7 +477,8 @@ class Distiller:
         rows = _rows(valid_data, range(min(self.config.valid_sequences, len(valid_data))))
         return [mask_sequences(uniform, rows[i:i + 32], derived_seed(self.config.seed, 'valid', i)) for i in range(0, len(rows), 32)]
 
-    def step_batch(self, step: int) -> dict:
+    def step_batch(self, step: int, # optimizer step, from 0
+                  ) -> dict:
         "The whole masked batch of optimizer step `step`, identical in every process."
         c = self.config
         rows = _rows(self.train_data, step_indices(step, c.batch_size, len(self.train_data), c.seed))
@@ -535,7 +560,8 @@ class Distiller:
         if self.stopped_by != 'Ctrl-C': self.save_student()  # after Ctrl-C the run is meant to go on: the checkpoint is enough
         return self.history
 
-    def validate(self, bar=None) -> dict | None:
+    def validate(self, bar=None, # a tqdm bar to write a summary line to; None: no line
+                ) -> dict | None:
         "Masked-LM loss and accuracy of student and teacher on the validation batches, and their top-1 agreement (rank 0)."
         if not self.valid_batches or not self.is_main: return None
         if self.teacher_predictions is None: self.teacher_predictions = masked_predictions(self.teacher, self.valid_batches, self.autocast)
@@ -553,7 +579,8 @@ class Distiller:
         if self.is_main: save_checkpoint(self.output_dir/'checkpoint', self.student, self.optimizer, self.scheduler, self.step, self.history, self.config)
         self._barrier()
 
-    def save_student(self, path: str | Path | None = None) -> Path:
+    def save_student(self, path: str | Path | None = None, # target folder; default `output_dir/student`
+                    ) -> Path:
         "Save the student and the tokenizer with `save_pretrained` (default `output_dir/student`), ready for `pipeline('fill-mask')`."
         path = Path(path or self.output_dir/'student')
         if self.is_main:
@@ -601,7 +628,8 @@ class Distiller:
     def _barrier(self):
         if self.world_size > 1: dist.barrier()
 
-def load_step(checkpoint: str | Path) -> int:
+def load_step(checkpoint: str | Path, # a checkpoint folder written by `save_checkpoint`
+             ) -> int:
     "The step a checkpoint folder was written at."
     return torch.load(Path(checkpoint)/'state.pt', weights_only=True, map_location='cpu')['step']
 
@@ -640,7 +668,8 @@ def _parse_value(name: str, text: str):
     except ValueError: raise ValueError(f"--{name} must be a number, got {text!r}") from None
     return text
 
-def read_config_file(path: str | Path) -> dict:
+def read_config_file(path: str | Path, # a `.yaml` or `.yml` file, else JSON, of `DistilConfig` settings
+                    ) -> dict:
     "Settings from a JSON or YAML file."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"--config: no such file: {path}")
@@ -653,7 +682,8 @@ def read_config_file(path: str | Path) -> dict:
     if unknown: raise ValueError(f"--config: unknown settings in {path}: {unknown}")
     return settings
 
-def config_from_args(argv: list | None = None) -> DistilConfig:
+def config_from_args(argv: list | None = None, # command-line arguments; None: `sys.argv[1:]`
+                    ) -> DistilConfig:
     "The `DistilConfig` the command line asks for: defaults < `--preset` < `--config` file < `--key value` options."
     parser = argparse.ArgumentParser(prog='distil_edu_train', description='Distil a BERT masked-LM teacher into a DistilBERT student.')
     parser.add_argument('--preset', choices=sorted(PRESETS), help='a named set of settings, e.g. demo')
@@ -666,14 +696,16 @@ def config_from_args(argv: list | None = None) -> DistilConfig:
     settings.update({f.name: _parse_value(f.name, getattr(args, f.name)) for f in fields(DistilConfig) if getattr(args, f.name) is not None})
     return DistilConfig(**settings)
 
-def describe(config: DistilConfig) -> str:
+def describe(config: DistilConfig, # the settings to show
+            ) -> str:
     "The settings as YAML-like text, one per line."
     return '\n'.join(f"{k}: {json.dumps(v)}" for k, v in asdict(config).items())
 
 # %% ../nbs/05_distill.ipynb #63836ca7
 @torch.inference_mode()
 def inference_speeds(models: dict, # name -> BERT or DistilBERT masked LM
-                     batch_size: int = 16, length: int = 128, # shape of the timed batch
+                     batch_size: int = 16, # sequences in the timed batch
+                     length: int = 128, # tokens per sequence of the timed batch
                      repeats: int = 7, # timed repeats per model; the median is reported
                     ) -> dict:
     "Sequences per second of each model's encoder (no LM head): one warm-up each, then the models take turns, median of `repeats`."
@@ -692,7 +724,8 @@ def inference_speeds(models: dict, # name -> BERT or DistilBERT masked LM
     for name, model in models.items(): model.train(modes[name])
     return {name: batch_size / statistics.median(t) for name, t in times.items()}
 
-def results_table(results: dict) -> str:
+def results_table(results: dict, # the output of `summarize`
+                 ) -> str:
     "The result of a run as a Markdown table: teacher, student before and after distillation."
     t, b, a = results['teacher'], results['student_before'], results['student_after']
     rows = [('parameters', f"{t['parameters']/1e6:.1f}M", f"{b['parameters']/1e6:.1f}M", f"{a['parameters']/1e6:.1f}M"),
@@ -705,7 +738,9 @@ def results_table(results: dict) -> str:
     head = f"| | teacher | student, step 0 | student, step {results['steps']} |\n|---|---|---|---|\n"
     return head + '\n'.join('| ' + ' | '.join(str(x) for x in row) + ' |' for row in rows)
 
-def summarize(distiller: Distiller, seconds: float) -> dict:
+def summarize(distiller: Distiller, # a `Distiller` after `fit`, with validation records
+              seconds: float, # wall-clock time of the whole run, in seconds
+             ) -> dict:
     "Measurements of a finished run: size, speed and validation of teacher and student (before and after)."
     valid = [r for r in distiller.history if r['kind'] == 'valid']
     if not valid: raise ValueError("valid_data: the run has no validation records to summarize")
@@ -753,9 +788,11 @@ def run(config: DistilConfig | None = None, # settings; `config.teacher`, `confi
           f"Student saved to {Path(config.output_dir)/'student'} (use it with transformers.pipeline('fill-mask', model=...)).")
     return results
 
-def main(argv: list | None = None):
+def main(argv: list | None = None, # command-line arguments; None: `sys.argv[1:]`
+        ):
     "The command line: `distil_edu_train` or `python -m distil_edu.distill`, also under `torchrun`."
-    config = config_from_args(argv)
+    try: config = config_from_args(argv)
+    except (ValueError, TypeError, FileNotFoundError) as e: sys.exit(f"distil_edu_train: error: {e}")  # a message, not a traceback
     rank, _, _ = init_distributed()
     if rank == 0: print(f"Settings:\n{describe(config)}\n", flush=True)
     try: run(config)

@@ -24,7 +24,8 @@ __all__ = ['HF_LAYERS', 'EMBEDDING_NAMES', 'LAYER_NAMES', 'HEAD_NAMES', 'every_o
 # %% ../nbs/03_student.ipynb #fac839c9
 HF_LAYERS = (0, 2, 4, 7, 9, 11)  # the teacher layers of Hugging Face's released DistilBERT (for a 12-layer teacher)
 
-def every_other_layer(n_layers: int) -> list:
+def every_other_layer(n_layers: int, # depth of the teacher
+                     ) -> list:
     "One layer out of two, starting with the first: 0, 2, 4, ... (half of `n_layers`, rounded up)."
     return list(range(0, n_layers, 2))
 
@@ -116,7 +117,8 @@ HEAD_NAMES = {  # the masked-LM head: student module -> teacher module
     'vocab_layer_norm': 'cls.predictions.transform.LayerNorm',
     'vocab_projector': 'cls.predictions.decoder'}
 
-def weight_map(layers: list) -> dict:
+def weight_map(layers: list, # teacher layer of each student layer, in order
+              ) -> dict:
     "Student parameter name -> teacher parameter name, for a student whose layer i starts as teacher layer `layers[i]`."
     modules = dict(EMBEDDING_NAMES)
     for i, layer in enumerate(layers):
@@ -170,7 +172,9 @@ def random_student(teacher, # a BERT masked-LM: only its shape is used
 # %% ../nbs/03_student.ipynb #95da8be9
 def plot_layer_map(n_teacher_layers: int, # depth of the teacher
                    layers=None, # as in `make_student`
-                   ax=None, title: str | None = None):
+                   ax=None, # the Axes to draw on; None: a new figure
+                   title: str | None = None, # None: the layer counts and the chosen layers
+                  ):
     "Teacher layers (left) and the student layers they initialize (right); unused teacher layers are grey."
     import matplotlib.pyplot as plt
     layers = student_layers(n_teacher_layers, layers)
@@ -191,11 +195,13 @@ def plot_layer_map(n_teacher_layers: int, # depth of the teacher
     return ax
 
 # %% ../nbs/03_student.ipynb #701fbd3c
-def count_parameters(model) -> int:
+def count_parameters(model, # a PyTorch module
+                    ) -> int:
     "Number of distinct parameters of `model` (tied weights counted once)."
     return sum(p.numel() for p in model.parameters())
 
-def size_breakdown(model) -> dict:
+def size_breakdown(model, # a BERT or DistilBERT masked-LM
+                  ) -> dict:
     "Parameters of a BERT or DistilBERT masked-LM by part: embeddings, transformer layers, MLM head, total."
     base = model.base_model
     embeddings = count_parameters(base.embeddings)
@@ -205,7 +211,8 @@ def size_breakdown(model) -> dict:
 
 # %% ../nbs/03_student.ipynb #a60b4f6e
 @contextmanager
-def evaluating(*models):
+def evaluating(*models, # PyTorch modules
+              ):
     "Put `models` in eval mode (no dropout) for the duration of a `with` block, then restore their modes."
     modes = [model.training for model in models]
     for model in models: model.eval()
@@ -247,10 +254,13 @@ def forward_macs(config, # a BertConfig or DistilBertConfig
     return sequence_length * (n_layers * per_token_layer + per_token_head)
 
 # %% ../nbs/03_student.ipynb #3928ea9a
-def speed_table(teacher, student, # the two masked-LM models
+def speed_table(teacher, # the BERT masked-LM to time
+                student, # its DistilBERT student
                 batch_size: int = 1, # sequences per forward pass
                 sequence_length: int = 128, # tokens per sequence
-                repeats: int = 5, warmup: int = 1) -> dict:
+                repeats: int = 5, # timed passes per model and part; the median counts
+                warmup: int = 1, # untimed passes first
+               ) -> dict:
     "Median seconds per forward pass of teacher and student, encoder alone and with the MLM head, and the speed-up."
     input_ids = torch.randint(1000, min(30000, teacher.config.vocab_size), (batch_size, sequence_length),
                               generator=torch.Generator().manual_seed(0))
@@ -261,12 +271,17 @@ def speed_table(teacher, student, # the two masked-LM models
     return rows
 
 # %% ../nbs/03_student.ipynb #b197017d
-def student_head(student: DistilBertForMaskedLM, hidden: torch.Tensor) -> torch.Tensor:
+def student_head(student: DistilBertForMaskedLM, # the student whose head runs
+                 hidden: torch.Tensor, # hidden states (..., dim), e.g. at the masked positions only
+                ) -> torch.Tensor:
     "The student's MLM head: transform, activation, LayerNorm, projection to the vocabulary."
     return student.vocab_projector(student.vocab_layer_norm(student.activation(student.vocab_transform(hidden))))
 
-def student_masked_logits(student: DistilBertForMaskedLM, input_ids: torch.Tensor, labels: torch.Tensor,
-                          attention_mask: torch.Tensor | None = None) -> tuple:
+def student_masked_logits(student: DistilBertForMaskedLM, # a DistilBERT masked-LM
+                          input_ids: torch.Tensor, # (batch, sequence) token ids
+                          labels: torch.Tensor, # original ids at masked positions, -100 elsewhere
+                          attention_mask: torch.Tensor | None = None, # 1 on tokens, 0 on padding; None: all tokens
+                         ) -> tuple:
     "Student MLM logits and labels at the masked positions only (`labels != -100`)."
     hidden = student.distilbert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     selected = labels != -100
@@ -275,8 +290,12 @@ def student_masked_logits(student: DistilBertForMaskedLM, input_ids: torch.Tenso
 # %% ../nbs/03_student.ipynb #5adee6db
 @torch.inference_mode()
 def compare_to_teacher(students, # a student, or a dict name -> student
-                       teacher, tokenizer, sequences: list, # held-out token-id lists of equal length
-                       batch_size: int = 32, seed: int = 1234) -> dict:
+                       teacher, # the BERT masked-LM to compare with
+                       tokenizer, # its tokenizer, for the masks
+                       sequences: list, # held-out token-id lists of equal length
+                       batch_size: int = 32, # sequences per forward pass
+                       seed: int = 1234, # seed of the masks; the batch starting at row i uses seed + i
+                      ) -> dict:
     "Masked-LM loss and accuracy, top-1 agreement with `teacher`, and KL divergence from it, on fixed masks, for each student."
     named = students if isinstance(students, dict) else {'student': students}
     totals = {name: dict(loss=0.0, correct=0, agree=0, kl=0.0) for name in named}
@@ -300,7 +319,9 @@ def compare_to_teacher(students, # a student, or a dict name -> student
 
 # %% ../nbs/03_student.ipynb #22d31242
 @torch.inference_mode()
-def layer_cosines(teacher, student, input_ids: torch.Tensor, # token ids, (batch, length)
+def layer_cosines(teacher, # a BERT masked-LM
+                  student, # a DistilBERT masked-LM
+                  input_ids: torch.Tensor, # token ids, (batch, length)
                   layers: list | None = None, # teacher layer of each student layer; default: `student.config.teacher_layers`
                   attention_mask: torch.Tensor | None = None, # 1 for real tokens; padding is left out of the average
                  ) -> list:

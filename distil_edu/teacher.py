@@ -236,7 +236,9 @@ def _mask_position(tokenizer, # has the mask token
     return found[0]
 
 @torch.inference_mode()
-def masked_distribution(model, tokenizer, text: str, # a text with exactly one mask token, e.g. '[MASK]'
+def masked_distribution(model, # a BERT masked-LM
+                        tokenizer, # its tokenizer
+                        text: str, # a text with exactly one mask token, e.g. '[MASK]'
                         temperature: float = 1.0, # softmax temperature T > 0
                        ) -> torch.Tensor:
     "The model's probabilities over the vocabulary at the mask of `text`, at `temperature`."

@@ -42,3 +42,22 @@ def write_text_corpus(folder, documents: int = 12, sentences: int = 60, seed: in
         text = ' '.join(' '.join(rng.choice(WORDS) for _ in range(rng.randint(6, 14))).capitalize() + '.' for _ in range(sentences))
         with open(os.path.join(folder, f'doc{d:02d}.txt'), 'w') as f: f.write(text + '\n')
     return folder
+
+def tiny_run(output_dir, micro_batch_size: int = 2, steps: int = 5) -> dict:
+    """Distil the tiny teacher (dropout off) for `steps` steps of 8 sequences, in this process or as one rank of a `torchrun` group.
+    Rank 0 returns the per-step losses and terms and the final student's parameters; other ranks return {}."""
+    from distil_edu.distill import DistilConfig, Distiller, init_distributed
+    from distil_edu.student import make_student
+    rank, world_size, _ = init_distributed()
+    tokenizer = load_tokenizer()
+    teacher = tiny_teacher(len(tokenizer), dropout=0.0)  # no dropout: one process and several must compute the very same numbers
+    sequences = token_sequences(tokenizer)
+    config = DistilConfig(batch_size=8, micro_batch_size=micro_batch_size, max_steps=steps, learning_rate=1e-3, smoothing=None,
+                          output_dir=str(output_dir), overwrite=True, progress=False, eval_every=2, checkpoint_every=2,
+                          valid_sequences=8, device='cpu')
+    distiller = Distiller(teacher, make_student(teacher), config, sequences[8:], sequences[:8], tokenizer=tokenizer)
+    distiller.fit()
+    if rank != 0: return {}
+    return {'world_size': world_size, 'accumulation': distiller.accumulation, 'losses': distiller.losses(),
+            'terms': [{k: r[k] for k in ('ce', 'mlm', 'cos')} for r in distiller.history if r['kind'] == 'train'],
+            'parameters': torch.cat([p.detach().flatten() for p in distiller.student.parameters()]).tolist()}

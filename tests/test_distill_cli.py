@@ -1,9 +1,11 @@
-"""The command line `python -m distil_edu.distill` (also `distil_edu_train`): settings from a file and options, a full tiny run, a usable student."""
+"""The command line `python -m distil_edu.distill` (also `distil_edu_train`): help, errors as messages, settings from a file and options,
+a full tiny run in a fresh process, and a student that works in the fill-mask pipeline."""
 import json, os, subprocess, sys
 
 import pytest
 
 from distill_helpers import load_tokenizer, tiny_teacher, write_text_corpus
+from distil_edu.distill import main
 
 def _cli(args, cwd, check=True):
     env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false', 'DISTIL_EDU_DATA': str(cwd/'data')}
@@ -11,15 +13,19 @@ def _cli(args, cwd, check=True):
     if check: assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
-def test_help_lists_every_setting(tmp_path):
-    out = _cli(['--help'], tmp_path).stdout
+def test_help_lists_every_setting(capsys):
+    with pytest.raises(SystemExit) as done: main(['--help'])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
     for option in ('--preset', '--config', '--temperature', '--alpha_ce', '--restrict_ce_to_mask', '--micro_batch_size', '--resume'):
         assert option in out
     assert 'T of the soft-target loss' in out
 
-def test_bad_setting_names_it(tmp_path):
-    done = _cli(['--temperature', '0', '--max_steps', '1'], tmp_path, check=False)
-    assert done.returncode != 0 and 'temperature must be > 0' in done.stderr
+def test_bad_setting_is_a_message_naming_it(tmp_path):
+    with pytest.raises(SystemExit) as done: main(['--temperature', '0', '--max_steps', '1'])
+    assert str(done.value) == 'distil_edu_train: error: temperature must be > 0, got 0.0'
+    with pytest.raises(SystemExit) as done: main(['--config', str(tmp_path/'missing.yaml')])
+    assert 'no such file' in str(done.value)
 
 def test_end_to_end_run_saves_a_fill_mask_student(tmp_path):
     tokenizer = load_tokenizer()

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from distill_helpers import tiny_run
+
 WORKER = Path(__file__).with_name('ddp_worker.py')
 
 def _run(command, tmp_path):
@@ -13,10 +15,10 @@ def _run(command, tmp_path):
     return done
 
 def test_two_processes_match_one(tmp_path):
-    _run([sys.executable, WORKER, '--out', 'one.json', '--output_dir', 'one', '--micro_batch_size', '2'], tmp_path)
+    one = tiny_run(tmp_path/'one', micro_batch_size=2)  # one process, here
     _run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', WORKER,
           '--out', 'two.json', '--output_dir', 'two', '--micro_batch_size', '2'], tmp_path)
-    one, two = (json.loads((tmp_path/f'{name}.json').read_text()) for name in ('one', 'two'))
+    two = json.loads((tmp_path/'two.json').read_text())
     assert (one['world_size'], one['accumulation']) == (1, 4)  # 8 sequences per step: 4 micro-batches of 2 in one process
     assert (two['world_size'], two['accumulation']) == (2, 2)  # ... or 2 micro-batches of 2 in each of 2 processes
     assert len(one['losses']) == len(two['losses']) == 5
