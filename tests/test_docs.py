@@ -241,6 +241,21 @@ def test_every_exported_name_has_a_doc_entry(processed):
     assert not missing, 'exported names without a proper doc entry:\n' + '\n'.join(missing)
 
 
+def test_exported_functions_have_docments():
+    """Every parameter of every exported function (and of each exported class's constructor), `*args` and `**kwargs`
+    included, has its docment: a `# comment` after the parameter, which the docs show in a table."""
+    from fastcore.docments import docments
+    missing = []
+    for module, syms in _modidx()['syms'].items():
+        mod = importlib.import_module(module)
+        for name in _public_names(module, syms):
+            obj = getattr(mod, name)
+            try: params = docments(obj, full=True, args_kwargs=True)
+            except (TypeError, ValueError): continue  # no signature to document
+            undocumented = [p for p, d in params.items() if p not in ('self', 'return') and not d['docment']]
+            if undocumented: missing.append(f'{module}.{name}: {", ".join(undocumented)}')
+    assert not missing, 'parameters without a docment (a `# comment` after the parameter):\n' + '\n'.join(missing)
+
 def _last_statement_shows_a_value(source: str) -> bool:
     "Whether the cell ends with a bare value (a name, a subscript, a literal...), which Jupyter always displays."
     try: tree = ast.parse(source)
