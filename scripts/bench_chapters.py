@@ -79,14 +79,16 @@ def runnable(path: Path, skip: set[str]):
 
 
 def error_outputs(nb) -> list[str]:
-    "Every error output, or stderr stream holding a traceback, of an executed notebook."
+    "Every error output, or stderr stream holding a traceback or an `...Error:` line, of an executed notebook."
     found = []
     for i, cell in enumerate(nb.cells):
         for output in cell.get('outputs', []):
             if output.output_type == 'error':
-                found.append(f'cell {i}: {output.ename}: {output.evalue}')
-            elif output.output_type == 'stream' and output.name == 'stderr' and 'Traceback (most recent call last)' in output.text:
-                found.append(f'cell {i}: traceback on stderr: {output.text.strip().splitlines()[-1]}')
+                found.append(f'cell {i}: {output.get("ename")}: {output.get("evalue")}')
+            elif output.output_type == 'stream' and output.get('name') == 'stderr':
+                text = ''.join(output.get('text', ''))
+                if 'Traceback (most recent call last)' in text or re.search(r'^\w+Error: ', text, re.M):
+                    found.append(f'cell {i}: stderr: {text.strip().splitlines()[-1]}')
     return found
 
 

@@ -40,6 +40,11 @@ def test_error_outputs_are_found():
     ok = nbformat.v4.new_code_cell('print(1)')
     ok.outputs = [nbformat.v4.new_output('stream', name='stdout', text='1\n')]
     assert bench.error_outputs(nbformat.v4.new_notebook(cells=[ok, cell])) == ['cell 1: ZeroDivisionError: division by zero']
+    logged = nbformat.v4.new_code_cell('run()')
+    logged.outputs = [nbformat.v4.new_output('stream', name='stderr', text='Traceback (most recent call last):\n  ...\nKeyError: 3\n')]
+    warned = nbformat.v4.new_code_cell('run()')
+    warned.outputs = [nbformat.v4.new_output('stream', name='stderr', text='distilling:  40%|####      | 2/5\n')]
+    assert bench.error_outputs(nbformat.v4.new_notebook(cells=[logged, warned])) == ['cell 0: stderr: KeyError: 3']
 
 
 @pytest.mark.chapters

@@ -115,18 +115,9 @@ def _output_page(nb) -> str | None:
     return (yaml.safe_load(m.group(1)) or {}).get('output-file') if m else None
 
 
-def _error_outputs(nb) -> list[str]:
-    "Descriptions of every error output, or stderr stream holding a traceback, in `nb`."
-    found = []
-    for i, cell in enumerate(nb.cells):
-        for output in cell.get('outputs', []):
-            if output.output_type == 'error':
-                found.append(f'cell {i}: {output.get("ename")}: {output.get("evalue")}')
-            elif output.output_type == 'stream' and output.get('name') == 'stderr':
-                text = ''.join(output.get('text', ''))
-                if 'Traceback (most recent call last)' in text or re.search(r'^\w+Error: ', text, re.M):
-                    found.append(f'cell {i}: stderr: {text.strip().splitlines()[-1]}')
-    return found
+_bench_spec = importlib.util.spec_from_file_location('bench_chapters', ROOT/'scripts'/'bench_chapters.py')
+_bench = importlib.util.module_from_spec(_bench_spec); _bench_spec.loader.exec_module(_bench)
+_error_outputs = _bench.error_outputs  # the same check as the chapters' fresh-kernel runs
 
 
 # ---------------------------------------------------------------------------------------------------------------------
