@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from transformers import BertConfig, BertForMaskedLM
 
-from .distill import DistilConfig, StudentStep, count_parameters, make_optimizer, micro_batch_loss, selection_counts
+from .distill import DistilConfig, StudentStep, make_optimizer, micro_batch_loss, selection_counts
+from .student import count_parameters
 from .student import make_student
 
 # %% auto #0

@@ -16,15 +16,16 @@ from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
 from .losses import triple_loss
+from .student import count_parameters
 from .data import DynamicMaskingCollator, load_corpus, token_counts, tokenize_and_pack
 
 # %% auto #0
-__all__ = ['RESUMABLE', 'PRESETS', 'DistilConfig', 'warmup_then_decay', 'parameter_groups', 'count_parameters', 'make_optimizer',
-           'derived_seed', 'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'mlm_parts',
-           'StudentStep', 'teacher_targets', 'micro_batch_loss', 'masked_predictions', 'compare_predictions',
-           'save_checkpoint', 'load_checkpoint', 'stop_requested', 'plot_history', 'world', 'init_distributed',
-           'main_process_first', 'pick_device', 'Distiller', 'load_step', 'read_config_file', 'config_from_args',
-           'describe', 'inference_speeds', 'results_table', 'summarize', 'run', 'main']
+__all__ = ['RESUMABLE', 'PRESETS', 'DistilConfig', 'warmup_then_decay', 'parameter_groups', 'make_optimizer', 'derived_seed',
+           'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'mlm_parts', 'StudentStep',
+           'teacher_targets', 'micro_batch_loss', 'masked_predictions', 'compare_predictions', 'save_checkpoint',
+           'load_checkpoint', 'stop_requested', 'plot_history', 'world', 'init_distributed', 'main_process_first',
+           'pick_device', 'Distiller', 'load_step', 'read_config_file', 'config_from_args', 'describe',
+           'inference_speeds', 'results_table', 'summarize', 'run', 'main']
 
 # %% ../nbs/05_distill.ipynb #4ef0ed66
 @dataclass
@@ -139,11 +140,6 @@ def parameter_groups(model: torch.nn.Module, # the student
             seen.add(id(param))
             (no_decay if isinstance(module, torch.nn.LayerNorm) or name == 'bias' else decay).append(param)
     return [{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.0}]
-
-def count_parameters(model, # a PyTorch module
-                    ) -> int:
-    "Number of distinct parameters (tied weights counted once)."
-    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
 def make_optimizer(model: torch.nn.Module, # the student; biases and LayerNorms get no weight decay
                    config: DistilConfig, # learning rate, betas, eps and weight decay
