@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_data.ipynb #6d593beb
 from __future__ import annotations
-import contextlib, hashlib, html, json, math, os, re, shutil, subprocess, tarfile, tempfile, time
+import codecs, contextlib, hashlib, html, json, math, os, re, shutil, subprocess, tarfile, tempfile, time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Sequence
@@ -78,19 +78,43 @@ def fetch_corpus(dest: str | Path | None = None, # target folder; default `data/
 def corpus_files(root: str | Path | None = None, # folder of `.txt` files (searched recursively); default: the fetched corpus
                 ) -> list[Path]:
     "The sorted `.txt` files of the corpus under `root`."
-    root = Path(root) if root is not None else default_corpus_dir()
+    given, root = root is not None, Path(root) if root is not None else default_corpus_dir()
     files = sorted(root.rglob('*.txt')) if root.is_dir() else []
+    if not files and given:
+        raise FileNotFoundError(f"corpus: no .txt files under {root}: expected a folder of UTF-8 text files (searched recursively)")
     if not files:
         raise FileNotFoundError(f"No corpus text files under {root}. Fetch the default corpus with "
                                 "`python -m distil_edu.teacher` (or `make demo`), or call `fetch_corpus()`.")
     return files
 
 # %% ../nbs/04_data.ipynb #a210662b
-def _local_text(paths: Sequence[Path]) -> datasets.Dataset:
-    "One row per file, in a `text` column."
+def _check_text_file(path: Path):
+    "A `ValueError` naming `path` unless it is UTF-8 text (read in 1 MiB blocks: a binary file fails at its first odd byte)."
+    decoder, offset = codecs.getincrementaldecoder('utf-8')(), 0
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            if b'\x00' in block: raise ValueError(f"corpus: {path} holds NUL bytes, so it is binary, not text: expected plain text files")
+            try: decoder.decode(block)
+            except UnicodeDecodeError as e:
+                raise ValueError(f"corpus: {path} is not UTF-8 text (byte {offset + e.start:,} is {block[e.start]:#04x}): expected "
+                                 "plain text files") from None
+            offset += len(block)
+    try: decoder.decode(b'', final=True)
+    except UnicodeDecodeError: raise ValueError(f"corpus: {path} ends inside a UTF-8 character: expected plain text files") from None
+
+def _local_text(paths: Sequence[Path], # text files
+                sample_by: str = 'document', # one row per 'document' (file) or per 'paragraph' (blank-line separated)
+               ) -> datasets.Dataset:
+    "One row per file (or paragraph), in a `text` column."
     missing = [str(p) for p in paths if not Path(p).is_file()]
     if missing: raise FileNotFoundError(f"source: these files do not exist: {missing[:5]}")
-    return datasets.load_dataset('text', data_files=[str(p) for p in paths], sample_by='document', split='train')
+    for path in paths: _check_text_file(Path(path))
+    if all(Path(p).stat().st_size == 0 for p in paths):
+        what = f"{paths[0]} is empty" if len(paths) == 1 else f"all {len(paths)} files are empty"
+        raise ValueError(f"corpus: {what}: expected text files with words in them")
+    try: return datasets.load_dataset('text', data_files=[str(p) for p in paths], sample_by=sample_by, split='train')
+    except datasets.exceptions.DatasetGenerationError as e:
+        raise ValueError(f"corpus: the files could not be read as text ({type(e.__cause__ or e).__name__}: {e.__cause__ or e})") from None
 
 def _hub_text(name: str, config: str | None) -> datasets.Dataset:
     "All splits of a hub data set, concatenated, keeping its `text` column."
@@ -115,11 +139,13 @@ def load_corpus(source: str | Path | Sequence | None = None, # None: default cor
         if not source: raise ValueError("source is an empty list: give at least one text file")
         ds = _local_text([Path(p) for p in source])
     elif Path(source).is_dir(): ds = _local_text(corpus_files(source))
-    elif Path(source).is_file(): ds = _local_text([Path(source)])
+    elif Path(source).is_file(): ds = _local_text([Path(source)], sample_by='paragraph')  # one file: its paragraphs are the documents
     elif os.sep in str(source) or str(source).endswith('.txt'): raise FileNotFoundError(f"source: no such file or folder: {source}")
     else: ds = _hub_text(str(source), config)
     ds = ds.filter(lambda b: [bool(t.strip()) for t in b['text']], batched=True)
-    if len(ds) < 2: raise ValueError(f"source {str(where)!r} holds {len(ds)} non-empty document(s); at least 2 are needed to split")
+    if len(ds) < 2:
+        raise ValueError(f"source {str(where)!r} holds {len(ds)} non-empty document(s); at least 2 are needed to split "
+                         "(expected text files with words in them)")
     split = ds.train_test_split(test_size=valid_fraction, seed=seed)
     return datasets.DatasetDict(train=split['train'], validation=split['test'])
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_distill.ipynb #5fcdc4eb
 from __future__ import annotations
-import argparse, contextlib, hashlib, inspect, json, math, os, random, re, shutil, signal, statistics, sys, threading, time
+import argparse, contextlib, errno, hashlib, inspect, io, json, math, os, random, re, shutil, signal, statistics, sys, threading, time
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache, partial
 from pathlib import Path
@@ -20,12 +20,14 @@ from .student import count_parameters
 from .data import DynamicMaskingCollator, load_corpus, token_counts, tokenize_and_pack
 
 # %% auto #0
-__all__ = ['RESUMABLE', 'PRESETS', 'DistilConfig', 'warmup_then_decay', 'parameter_groups', 'make_optimizer', 'derived_seed',
-           'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'mlm_parts', 'StudentStep',
-           'teacher_targets', 'micro_batch_loss', 'masked_predictions', 'compare_predictions', 'save_checkpoint',
-           'load_checkpoint', 'stop_requested', 'plot_history', 'world', 'init_distributed', 'main_process_first',
-           'pick_device', 'Distiller', 'load_step', 'read_config_file', 'config_from_args', 'describe',
-           'inference_speeds', 'results_table', 'summarize', 'run', 'main']
+__all__ = ['LIMITS', 'CHECKPOINT_FILES', 'EXIT_CODES', 'RESUMABLE', 'PRESETS', 'USER_ERRORS', 'DistilConfig', 'warmup_then_decay',
+           'parameter_groups', 'make_optimizer', 'derived_seed', 'step_indices', 'mask_sequences', 'rank_micro_batches',
+           'selection_counts', 'mlm_parts', 'StudentStep', 'teacher_targets', 'micro_batch_loss', 'masked_predictions',
+           'compare_predictions', 'CheckpointError', 'sha256', 'save_checkpoint', 'verify_checkpoint',
+           'checkpoint_folders', 'find_checkpoint', 'load_checkpoint', 'load_step', 'stop_requested', 'plot_history',
+           'world', 'init_distributed', 'main_process_first', 'pick_device', 'prepare_output_dir', 'Distiller',
+           'read_config_file', 'config_from_args', 'describe', 'inference_speeds', 'results_table', 'summarize', 'run',
+           'main']
 
 # %% ../nbs/05_distill.ipynb #4ef0ed66
 @dataclass
@@ -62,7 +64,7 @@ class DistilConfig:
     checkpoint_every: int = 50 # steps between checkpoints (also at the end, on Ctrl-C and at the time budget)
     valid_sequences: int = 256 # held-out sequences for validation, masked once with a fixed seed
     output_dir: str = 'runs/distil' # checkpoint, log and final student go here
-    resume: bool = False # continue from the checkpoint in `output_dir`
+    resume: bool | str = False # continue from the checkpoint in `output_dir`; 'auto': if there is one, else start
     overwrite: bool = False # start afresh even if `output_dir` holds a checkpoint
     progress: bool = True # show a progress bar
     plot: bool | None = None # live loss plot; None: in notebooks only
@@ -91,16 +93,21 @@ class DistilConfig:
         return self.batch_size // per_pass
 
 # %% ../nbs/05_distill.ipynb #db6aba18
+LIMITS = {'temperature': 100, 'learning_rate': 1.0, 'eps': 1.0, 'weight_decay': 1.0, 'max_grad_norm': 1e4,
+          'alpha_ce': 1e3, 'alpha_mlm': 1e3, 'alpha_cos': 1e3}  # beyond these a run cannot be meant: 1e39 is a typo, not a choice
+
 def _check_config(c: DistilConfig):
     "A `ValueError` or `TypeError` naming the first bad setting of `c`."
     def number(name, low=None, high=None, integer=False, positive=False, optional=False):
-        value = getattr(c, name)
+        value, high = getattr(c, name), LIMITS.get(name, high)
         if value is None and optional: return
         kind = int if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kind):
             raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
-        if not math.isfinite(value) or (positive and value <= 0) or (low is not None and value < low) or (high is not None and value > high):
-            bounds = '> 0' if positive else f"in [{low}, {high}]" if high is not None else f">= {low}"
+        too_low = (positive and value <= 0) or (low is not None and value < low)
+        if not math.isfinite(value) or too_low or (high is not None and value > high):
+            low_side = '(0' if positive else f"[{low}"
+            bounds = f"in {low_side}, {high:g}]" if high is not None else '> 0' if positive else f">= {low}"
             raise ValueError(f"{name} must be {bounds}, got {value}")
     number('temperature', positive=True)
     for name in ('alpha_ce', 'alpha_mlm', 'alpha_cos', 'weight_decay', 'max_grad_norm'): number(name, low=0)
@@ -117,6 +124,7 @@ def _check_config(c: DistilConfig):
     number('max_length', 3, integer=True)
     number('seed', low=0, integer=True)
     number('time_budget', positive=True, optional=True)
+    if c.resume not in (True, False, 'auto'): raise ValueError(f"resume must be true, false or 'auto', got {c.resume!r}")
     if c.resume and c.overwrite: raise ValueError("resume and overwrite are both set: choose one")
 
 # %% ../nbs/05_distill.ipynb #104f5e93
@@ -288,7 +296,7 @@ def compare_predictions(student: dict, # the student's `masked_predictions`
             'teacher_loss': teacher['loss'].mean().item(), 'teacher_accuracy': (teacher['top'] == teacher['label']).float().mean().item(),
             'agreement': (student['top'] == teacher['top']).float().mean().item(), 'masked_tokens': len(student['top'])}
 
-# %% ../nbs/05_distill.ipynb #af90390d
+# %% ../nbs/05_distill.ipynb #6a8d9a02
 def _rng_state() -> dict:
     "The state of every random-number generator the loop might touch, in types `weights_only` loading accepts."
     return {'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -299,54 +307,189 @@ def _set_rng_state(state: dict):
     if state['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
     random.setstate((state['python'][0], tuple(state['python'][1]), state['python'][2]))
 
-def save_checkpoint(path: str | Path, # the checkpoint folder (replaced)
+# %% ../nbs/05_distill.ipynb #916adf0f
+CHECKPOINT_FILES = ('student.safetensors', 'state.pt', 'config.json')  # what a checkpoint holds; `manifest.json` lists them
+
+class CheckpointError(RuntimeError):
+    "A checkpoint folder that is incomplete, truncated or corrupted; the message names the file and what to do."
+
+def sha256(path: str | Path, # the file to hash
+          ) -> str:
+    "The SHA-256 of a file, in hex, read in 1 MiB blocks."
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): digest.update(block)
+    return digest.hexdigest()
+
+def _fsync(path: Path):
+    "Flush a file or a folder to the disk (a folder: so that the names it holds survive a power cut too)."
+    fd = os.open(path, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
+def _write_bytes(path: Path, data: bytes):
+    with open(path, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+
+def _rename(source: Path, target: Path): os.rename(source, target)
+
+def _remove(folder: Path): shutil.rmtree(folder, ignore_errors=True)
+
+# %% ../nbs/05_distill.ipynb #4e55aff9
+def _free_bytes(folder: Path) -> int: return shutil.disk_usage(folder).free
+
+def _no_space(error: BaseException) -> bool:
+    "Whether `error` says the disk is full (Python's errno, or the text of safetensors' and torch's writers)."
+    return getattr(error, 'errno', None) == errno.ENOSPC or 'No space left' in str(error) or 'os error 28' in str(error)
+
+def _out_of_space(folder: Path, needed: int | None = None) -> OSError:
+    need = f" (about {needed / 2**20:.0f} MiB needed, {_free_bytes(folder) / 2**20:.0f} MiB free)" if needed else ''
+    error = OSError(f"no space left on device in {folder}{need}: the checkpoint was not written and the previous one is kept. "
+                    "Free some space (or choose another output_dir), then resume")
+    error.errno = errno.ENOSPC
+    return error
+
+# %% ../nbs/05_distill.ipynb #5fcac7c0
+def save_checkpoint(path: str | Path, # the checkpoint folder; the previous one is kept as `<path>.old`
                     student, # the model whose weights are saved, in safetensors
                     optimizer, # its optimizer; the state goes into `state.pt`
                     scheduler, # its learning-rate scheduler; the state goes into `state.pt`
                     step: int, # optimizer steps done
                     history: list, # records of the run so far
-                    config: DistilConfig, # the run's settings, also written to `config.json`
-                   ):
-    "Write a checkpoint folder atomically: the student in safetensors, the rest in `state.pt`."
+                    config, # the run's settings (a dataclass), also written to `config.json`
+                   ) -> Path:
+    "Write a complete, checksummed checkpoint folder, then rotate: the newest two complete checkpoints are kept."
     path = Path(path); tmp, old = path.with_name(path.name + '.tmp'), path.with_name(path.name + '.old')
-    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
-    save_model(student, str(tmp/'student.safetensors'))
+    _finish_rotation(path)
+    state = io.BytesIO()  # serialized in memory, so that a full disk is an OSError of ours, not a zip-writer message
     torch.save({'step': step, 'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(), 'rng': _rng_state(),
-                'history': history, 'config': asdict(config)}, tmp/'state.pt')
-    (tmp/'config.json').write_text(json.dumps(asdict(config), indent=2))
-    shutil.rmtree(old, ignore_errors=True)
-    if path.exists(): path.rename(old)
-    tmp.rename(path); shutil.rmtree(old, ignore_errors=True)
+                'history': history, 'config': asdict(config)}, state)
+    needed = sum(t.numel() * t.element_size() for t in student.state_dict().values()) + state.tell()
+    _remove(tmp); path.parent.mkdir(parents=True, exist_ok=True)
+    if _free_bytes(path.parent) < needed + 2**20: raise _out_of_space(path.parent, needed)
+    try:
+        tmp.mkdir()
+        save_model(student, str(tmp/'student.safetensors')); _fsync(tmp/'student.safetensors')
+        _write_bytes(tmp/'state.pt', state.getvalue())
+        _write_bytes(tmp/'config.json', json.dumps(asdict(config), indent=2).encode())
+        manifest = {'step': step, 'files': {name: {'bytes': (tmp/name).stat().st_size, 'sha256': sha256(tmp/name)}
+                                            for name in CHECKPOINT_FILES}}
+        _write_bytes(tmp/'manifest.json', json.dumps(manifest, indent=2).encode())  # last: a folder with a manifest is whole
+        _fsync(tmp)
+    except BaseException as error:
+        _remove(tmp)  # no partial folder is left behind
+        if _no_space(error): raise _out_of_space(path.parent) from None
+        raise
+    if path.exists():  # rotate; at every instant at least one complete checkpoint is on disk
+        _remove(old); _rename(path, old)
+    _rename(tmp, path); _fsync(path.parent)
+    return path
 
-def load_checkpoint(path: str | Path, # the checkpoint folder; its `.old` copy when only that is left
+# %% ../nbs/05_distill.ipynb #d2598592
+def verify_checkpoint(folder: str | Path, # a checkpoint folder written by `save_checkpoint`
+                     ) -> dict:
+    "The folder's manifest, after checking that every file it lists is there, whole and unchanged; else `CheckpointError`."
+    folder = Path(folder); manifest_path = folder/'manifest.json'
+    if not manifest_path.is_file():
+        raise CheckpointError(f"{manifest_path} is missing: the checkpoint in {folder} is incomplete (the run stopped while "
+                              "writing it, or an older version wrote it)")
+    try: manifest = json.loads(manifest_path.read_text()); files = manifest['files']; int(manifest['step'])
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{manifest_path} is corrupted ({type(e).__name__}): the checkpoint in {folder} cannot be trusted") from None
+    for name in CHECKPOINT_FILES:
+        file = folder/name
+        if name not in files or not file.is_file(): raise CheckpointError(f"{file} is missing: the checkpoint is incomplete")
+        size = file.stat().st_size
+        if size != files[name]['bytes']:
+            raise CheckpointError(f"{file} is truncated or changed: {size:,} bytes where {files[name]['bytes']:,} were written")
+        if sha256(file) != files[name]['sha256']:
+            raise CheckpointError(f"{file} is corrupted: its SHA-256 differs from the one written with it")
+    return manifest
+
+# %% ../nbs/05_distill.ipynb #980455ad
+def checkpoint_folders(path: str | Path, # the checkpoint folder of a run, e.g. `output_dir/checkpoint`
+                      ) -> list:
+    "The folders of `path`'s family on disk: the newest, a temporary one that was finished, and the previous one."
+    path = Path(path); tmp = path.with_name(path.name + '.tmp')
+    return [p for p in (path, tmp, path.with_name(path.name + '.old')) if p.is_dir() and (p != tmp or (p/'manifest.json').exists())]
+
+def _finish_rotation(path: Path):
+    "After a kill inside the rotation of `save_checkpoint`, put a finished temporary folder that is newer in its place."
+    tmp, old = path.with_name(path.name + '.tmp'), path.with_name(path.name + '.old')
+    if not (tmp/'manifest.json').exists(): return
+    try: step = verify_checkpoint(tmp)['step']
+    except CheckpointError: return
+    if path.exists():
+        try: newest = verify_checkpoint(path)['step']
+        except CheckpointError: _remove(path)  # damaged: the previous one stays as it is
+        else:
+            if newest >= step: return
+            _remove(old); _rename(path, old)
+    _rename(tmp, path); _fsync(path.parent)
+
+def find_checkpoint(path: str | Path, # the checkpoint folder of a run, e.g. `output_dir/checkpoint`
+                    say=print, # called with a message when a newer checkpoint is unusable and an older one is used
+                   ) -> tuple:
+    "The newest valid checkpoint of `path`'s family, as (folder, step); `FileNotFoundError` or `CheckpointError` if none."
+    path = Path(path); folders = checkpoint_folders(path)
+    if not folders: raise FileNotFoundError(f"no checkpoint in {path}: nothing to resume")
+    valid, problems = [], []
+    for folder in folders:
+        try: valid.append((verify_checkpoint(folder)['step'], folder))
+        except CheckpointError as e: problems.append(str(e))
+    if not valid:
+        raise CheckpointError(f"no usable checkpoint in {path.parent}: {'; '.join(problems)}. "
+                              "Restore the folder from a copy, or start again with overwrite=True")
+    step, folder = max(valid, key=lambda v: v[0])
+    if problems: say(f"{'; '.join(problems)}. Using {folder} (step {step}) instead.")
+    return folder, step
+
+# %% ../nbs/05_distill.ipynb #788f72e7
+def load_checkpoint(path: str | Path, # the checkpoint folder; the newest valid one of its family is used (see `find_checkpoint`)
                     student, # receives the saved weights, on its current device
                     optimizer=None, # receives the saved optimizer state, if given
                     scheduler=None, # receives the saved scheduler state, if given
+                    say=print, # called with a message when an older checkpoint has to be used
                    ) -> dict:
-    "Load a checkpoint folder into `student` (and `optimizer`, `scheduler`); return its state (step, history, rng, config)."
-    path = Path(path)
-    if not (path/'state.pt').exists() and path.with_name(path.name + '.old').exists(): path = path.with_name(path.name + '.old')
-    if not (path/'state.pt').exists(): raise FileNotFoundError(f"no checkpoint in {path}: nothing to resume")
-    load_model(student, str(path/'student.safetensors'), strict=True, device=str(next(student.parameters()).device))
-    state = torch.load(path/'state.pt', weights_only=True, map_location='cpu')
+    "Load the newest valid checkpoint into `student` (and `optimizer`, `scheduler`); return its state (step, history, rng, config)."
+    folder, _ = find_checkpoint(path, say)
+    try: load_model(student, str(folder/'student.safetensors'), strict=True, device=str(next(student.parameters()).device))
+    except (RuntimeError, KeyError) as e:
+        raise CheckpointError(f"{folder/'student.safetensors'} does not fit this student ({str(e).splitlines()[0][:200]}): "
+                              "resume with the same teacher and student_layers") from None
+    try: state = torch.load(folder/'state.pt', weights_only=True, map_location='cpu')  # tensors and containers only: no code runs
+    except Exception as e:
+        raise CheckpointError(f"{folder/'state.pt'} could not be read ({type(e).__name__}): the checkpoint cannot be used") from None
     if optimizer is not None: optimizer.load_state_dict(state['optimizer'])
     if scheduler is not None: scheduler.load_state_dict(state['scheduler'])
+    state['folder'] = folder
     return state
 
+def load_step(checkpoint: str | Path, # a checkpoint folder written by `save_checkpoint`
+             ) -> int:
+    "The step of the newest valid checkpoint of `checkpoint`'s family."
+    return find_checkpoint(checkpoint, say=lambda message: None)[1]
+
 # %% ../nbs/05_distill.ipynb #9591906d
+EXIT_CODES = {'Ctrl-C': 130, 'SIGTERM': 143}  # 128 + the signal's number: what a shell reports for a run the signal ended
+
 @contextlib.contextmanager
 def stop_requested():
-    "A dict whose `'stop'` turns True on the first Ctrl-C (SIGINT) inside the block; a second Ctrl-C interrupts at once."
-    flag = {'stop': False}
+    "A dict whose `'stop'` turns True (and `'by'` names the signal) on the first Ctrl-C or SIGTERM in the block; a second stops at once."
+    flag = {'stop': False, 'by': None}
     if threading.current_thread() is not threading.main_thread(): yield flag; return  # signals reach the main thread only
-    previous = signal.getsignal(signal.SIGINT)
-    def handler(signum, frame):
-        if flag['stop']: raise KeyboardInterrupt
-        flag['stop'] = True
-        print('\nCtrl-C: stopping after this step and writing a checkpoint (Ctrl-C again to interrupt at once)', file=sys.stderr)
-    signal.signal(signal.SIGINT, handler)
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    def handler(number, frame):
+        name = 'Ctrl-C' if number == signal.SIGINT else 'SIGTERM'
+        if flag['stop']:
+            if number == signal.SIGINT: raise KeyboardInterrupt
+            raise SystemExit(EXIT_CODES['SIGTERM'])
+        flag['stop'], flag['by'] = True, name
+        again = '(Ctrl-C again to interrupt at once)' if name == 'Ctrl-C' else '(a second SIGTERM ends the run at once)'
+        print(f'\n{name}: stopping after this step and writing a checkpoint {again}', file=sys.stderr)
+    for number in previous: signal.signal(number, handler)
     try: yield flag
-    finally: signal.signal(signal.SIGINT, previous)
+    finally:
+        for number, old in previous.items(): signal.signal(number, old)
 
 # %% ../nbs/05_distill.ipynb #aa62efed
 def plot_history(history: list, # records from `Distiller.history`
@@ -413,7 +556,13 @@ def pick_device(device: str | None = None, # e.g. 'cpu', 'cuda', 'cuda:1'; None:
                 local_rank: int = 0, # this process's GPU on its machine, when `device` names no GPU index
                ) -> torch.device:
     "`device`, or 'cuda' when there is a GPU else 'cpu'; each process gets its own GPU."
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    try: device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    except RuntimeError: raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r}: torch sees no GPU here (torch.cuda.is_available() is False); use device 'cpu', "
+                         "or leave it unset to use a GPU when there is one")
+    if device.type == 'cuda' and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} GPU(s)")
     return torch.device('cuda', local_rank) if device.type == 'cuda' and device.index is None else device
 
 # %% ../nbs/05_distill.ipynb #9de5aae8
@@ -430,6 +579,48 @@ def _tokenizer_of(model):
     try: return AutoTokenizer.from_pretrained(model.config._name_or_path)
     except Exception: raise ValueError("tokenizer: pass the teacher's tokenizer (it could not be loaded from the teacher's name)") from None
 
+def _check_pair(teacher, student, tokenizer, config: DistilConfig):
+    "A `ValueError` when teacher, student and tokenizer cannot work together: vocabularies, depth, width."
+    mlm_parts(teacher); mlm_parts(student)  # both must be masked LMs
+    vocabulary, layers = teacher.config.vocab_size, (teacher.config.num_hidden_layers, student.config.num_hidden_layers)
+    if student.config.vocab_size != vocabulary:
+        raise ValueError(f"the teacher's vocabulary has {vocabulary:,} ids and the student's {student.config.vocab_size:,}: "
+                         "they must be the same (make the student from this teacher with make_student)")
+    if layers[1] > layers[0]:
+        raise ValueError(f"the student has {layers[1]} layers and the teacher {layers[0]}: a student is not deeper than its teacher "
+                         "(were teacher and student passed in swapped order?)")
+    if config.alpha_cos > 0 and student.config.hidden_size != teacher.config.hidden_size:
+        raise ValueError(f"the cosine loss compares hidden states of the same width, but the teacher's are {teacher.config.hidden_size} "
+                         f"wide and the student's {student.config.hidden_size}: use alpha_cos=0 or a student as wide as its teacher")
+    if tokenizer is not None and len(tokenizer) > vocabulary:
+        raise ValueError(f"the tokenizer has {len(tokenizer):,} tokens and the teacher's vocabulary {vocabulary:,} ids: "
+                         "use the teacher's own tokenizer")
+
+def _check_length(batch: dict, teacher, name: str) -> dict:
+    "`batch`, or a `ValueError` when its sequences are longer than the teacher's position embeddings."
+    limit, length = teacher.config.max_position_embeddings, batch['input_ids'].shape[1]
+    if length > limit: raise ValueError(f"{name} holds sequences of {length} tokens; the teacher reads at most {limit}: use max_length <= {limit}")
+    return batch
+
+def prepare_output_dir(config: DistilConfig, # `output_dir`, `resume` and `overwrite` are read
+                       write: bool = True, # create the folder and check that it can be written (rank 0 only)
+                      ) -> bool:
+    "Whether the run resumes; an error, before anything is computed, if `output_dir` cannot be written or holds a run to lose."
+    out = Path(config.output_dir); checkpoint = out/'checkpoint'
+    if write:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            probe = out/'.write-test'; probe.write_bytes(b''); probe.unlink()
+        except OSError as e:
+            raise OSError(f"output_dir {out} cannot be written ({e.strerror or type(e).__name__}): choose another output_dir") from None
+    found = bool(checkpoint_folders(checkpoint))
+    if config.resume is True and not found:
+        raise FileNotFoundError(f"no checkpoint in {checkpoint}: nothing to resume (resume='auto' starts afresh when there is none)")
+    if found and not config.resume and not config.overwrite:
+        raise FileExistsError(f"output_dir {out} holds a checkpoint of an earlier run: pass resume=True to continue it, "
+                              "overwrite=True to start again, or another output_dir")
+    return found and bool(config.resume)
+
 # %% ../nbs/05_distill.ipynb #69c386fe
 class Distiller:
     "Distil `teacher` into `student` on `train_data`, validating against the teacher on `valid_data`."
@@ -443,6 +634,7 @@ class Distiller:
                 ):
         self.config = c = config or DistilConfig()
         if train_data is None or len(train_data) == 0: raise ValueError("train_data is empty: the student needs sequences to learn from")
+        _check_pair(teacher, student, tokenizer, c)
         self.rank, self.world_size, local_rank = world()
         self.is_main, self.accumulation = self.rank == 0, c.accumulation_steps(self.world_size)
         self.device = pick_device(c.device, local_rank)
@@ -471,20 +663,24 @@ class Distiller:
         if valid_data is None or len(valid_data) == 0: return []
         uniform = DynamicMaskingCollator(self.tokenizer, self.config.mlm_probability, self.config.mask, self.config.random, self.config.keep)
         rows = _rows(valid_data, range(min(self.config.valid_sequences, len(valid_data))))
-        return [mask_sequences(uniform, rows[i:i + 32], derived_seed(self.config.seed, 'valid', i)) for i in range(0, len(rows), 32)]
+        return [_check_length(mask_sequences(uniform, rows[i:i + 32], derived_seed(self.config.seed, 'valid', i)), self.teacher,
+                              'valid_data') for i in range(0, len(rows), 32)]
 
     def step_batch(self, step: int, # optimizer step, from 0
                   ) -> dict:
         "The whole masked batch of optimizer step `step`, identical in every process."
         c = self.config
         rows = _rows(self.train_data, step_indices(step, c.batch_size, len(self.train_data), c.seed))
-        return mask_sequences(self.collator, rows, derived_seed(c.seed, 'mask', step))
+        return _check_length(mask_sequences(self.collator, rows, derived_seed(c.seed, 'mask', step)), self.teacher, 'train_data')
 
     def _start_or_resume(self):
-        "Resume from `output_dir/checkpoint`, or check that starting afresh loses nothing."
+        "Resume from `output_dir/checkpoint` (`resume`), or start afresh in an output folder that holds nothing to lose."
         c, checkpoint = self.config, self.output_dir/'checkpoint'
-        if c.resume:
-            state = load_checkpoint(checkpoint, self.student, self.optimizer, self.scheduler)
+        resumed = prepare_output_dir(c, write=self.is_main)
+        if resumed and self.is_main: _finish_rotation(checkpoint)  # a kill may have struck between two renames
+        self._barrier()
+        if resumed:
+            state = load_checkpoint(checkpoint, self.student, self.optimizer, self.scheduler, say=self._say)
             saved, now = (json.loads(json.dumps(x)) for x in (state['config'], asdict(c)))  # tuples -> lists on both sides
             changed = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in now if k not in RESUMABLE and saved.get(k) != now[k]]
             if changed: raise ValueError(f"resume: these settings differ from the checkpoint's and would change the run: {'; '.join(changed)}")
@@ -492,14 +688,10 @@ class Distiller:
             _set_rng_state(state['rng'])
             if self.is_main:
                 (self.output_dir/'log.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in self.history))
-                print(f"Resuming at step {self.step} of {c.max_steps} from {checkpoint}")
-        elif (checkpoint.exists() or checkpoint.with_name('checkpoint.old').exists()) and not c.overwrite:
-            raise FileExistsError(f"output_dir {self.output_dir} holds a checkpoint of an earlier run: pass resume=True to continue it, "
-                                  "overwrite=True to start again, or another output_dir")
+            self._say(f"Resuming at step {self.step} of {c.max_steps} from {state['folder']}")
         self._barrier()
-        if not c.resume and self.is_main:
+        if not resumed and self.is_main:
             for old in ('checkpoint', 'checkpoint.old', 'checkpoint.tmp', 'student'): shutil.rmtree(self.output_dir/old, ignore_errors=True)
-            self.output_dir.mkdir(parents=True, exist_ok=True)
             (self.output_dir/'log.jsonl').write_text('')
 
     def fit(self) -> list:
@@ -548,12 +740,12 @@ class Distiller:
                     if live: live.update(self.history, c)
                 if self.step % c.checkpoint_every == 0 or self.step == c.max_steps or over_budget or interrupted: self.save_checkpoint()
                 if over_budget or interrupted:
-                    self.stopped_by = 'time budget' if over_budget else 'Ctrl-C'
+                    self.stopped_by = 'time budget' if over_budget else interrupt['by'] or 'a signal to another process'
                     bar.write(f"Stopped after step {self.step} of {c.max_steps} ({self.stopped_by}); checkpoint in "
                               f"{self.output_dir/'checkpoint'}. Continue with resume=True.")
                     break
         if live: live.update(self.history, c)
-        if self.stopped_by != 'Ctrl-C': self.save_student()  # after Ctrl-C the run is meant to go on: the checkpoint is enough
+        if not self.interrupted: self.save_student()  # after Ctrl-C or SIGTERM the run is meant to go on: the checkpoint is enough
         return self.history
 
     def validate(self, bar=None, # a tqdm bar to write a summary line to; None: no line
@@ -588,9 +780,17 @@ class Distiller:
         self._barrier()
         return path
 
+    @property
+    def interrupted(self) -> bool:
+        "Whether `fit` stopped on a signal (Ctrl-C, SIGTERM), not at the end or the time budget."
+        return self.stopped_by not in (None, 'time budget')
+
     def losses(self) -> list:
         "The total loss of every step so far."
         return [r['loss'] for r in self.history if r['kind'] == 'train']
+
+    def _say(self, message: str):
+        if self.is_main: print(message, flush=True)
 
     def _record(self, record: dict): self.history.append(record); self._unlogged.append(record)
 
@@ -605,7 +805,7 @@ class Distiller:
         if not bad and all(math.isfinite(v) for v in terms.values()): return
         bad = bad or [f"{name} = {value}" for name, value in terms.items()]
         checkpoint = self.output_dir/'checkpoint'
-        kept = (f"the last good checkpoint (step {load_step(checkpoint)}) is kept in {checkpoint}" if (checkpoint/'state.pt').exists()
+        kept = (f"the last good checkpoint (step {load_step(checkpoint)}) is kept in {checkpoint}" if checkpoint_folders(checkpoint)
                 else "no checkpoint was written yet")
         self._flush_log()
         raise FloatingPointError(f"step {self.step + 1}: {', '.join(bad)}: not finite. Training stopped before the update; {kept}. "
@@ -623,11 +823,6 @@ class Distiller:
 
     def _barrier(self):
         if self.world_size > 1: dist.barrier()
-
-def load_step(checkpoint: str | Path, # a checkpoint folder written by `save_checkpoint`
-             ) -> int:
-    "The step a checkpoint folder was written at."
-    return torch.load(Path(checkpoint)/'state.pt', weights_only=True, map_location='cpu')['step']
 
 # %% ../nbs/05_distill.ipynb #af828943
 PRESETS = {  # named sets of settings for `--preset`
@@ -648,10 +843,11 @@ def _parse_value(name: str, text: str):
     "Turn the command-line text of setting `name` into the type of its field."
     kind = {f.name: str(f.type) for f in fields(DistilConfig)}[name]
     if text.strip().lower() in ('none', 'null') and 'None' in kind: return None
+    if name == 'resume' and text.strip().lower() == 'auto': return 'auto'
     if kind.startswith('bool'):
         if text.strip().lower() in ('true', '1', 'yes', 'on'): return True
         if text.strip().lower() in ('false', '0', 'no', 'off'): return False
-        raise ValueError(f"--{name} must be true or false, got {text!r}")
+        raise ValueError(f"--{name} must be true{', false or auto' if name == 'resume' else ' or false'}, got {text!r}")
     if kind.startswith(('tuple', 'list')):
         parts = [p for p in re.split(r'[,\s\[\]()]+', text) if p]
         try: return [int(p) for p in parts] if name == 'student_layers' else [float(p) for p in parts]
@@ -671,8 +867,16 @@ def read_config_file(path: str | Path, # a `.yaml` or `.yml` file, else JSON, of
     if not path.is_file(): raise FileNotFoundError(f"--config: no such file: {path}")
     if path.suffix.lower() in ('.yaml', '.yml'):
         import yaml
-        settings = yaml.safe_load(path.read_text()) or {}
-    else: settings = json.loads(path.read_text())
+        try: settings = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, 'problem_mark', None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ''
+            raise ValueError(f"--config: {path} is not valid YAML ({where}{getattr(e, 'problem', None) or e})") from None
+    else:
+        try: settings = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--config: {path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if isinstance(settings, dict) and 'resume' in settings and str(settings['resume']).lower() == 'auto': settings['resume'] = 'auto'
     if not isinstance(settings, dict): raise ValueError(f"--config: {path} must hold a mapping of settings, got {type(settings).__name__}")
     unknown = sorted(set(settings) - {f.name for f in fields(DistilConfig)})
     if unknown: raise ValueError(f"--config: unknown settings in {path}: {unknown}")
@@ -762,20 +966,25 @@ def run(config: DistilConfig | None = None, # settings; `config.teacher`, `confi
     from distil_edu.student import make_student
     config = config or DistilConfig()
     rank, world_size, _ = init_distributed()
+    config.accumulation_steps(world_size); pick_device(config.device)  # settings errors before minutes of loading
+    prepare_output_dir(config, write=rank == 0)
     started = time.perf_counter()
     with main_process_first():  # builds or downloads once, then the other processes read the caches
         teacher, tokenizer = load_teacher(config.teacher)
         corpus = load_corpus(config.corpus)
-        train, valid = (tokenize_and_pack(corpus[split], tokenizer, max_length=config.max_length) for split in ('train', 'validation'))
+        limit = teacher.config.max_position_embeddings
+        train, valid = (tokenize_and_pack(corpus[split], tokenizer, max_length=config.max_length, max_positions=limit)
+                        for split in ('train', 'validation'))
         counts = token_counts(tokenizer, train) if config.smoothing is not None else None
     student = make_student(teacher, config.student_layers)
     if rank == 0: print(f"{len(train):,} training and {len(valid):,} held-out sequences of up to {config.max_length} tokens; "
                         f"student: {student.config.n_layers} layers from teacher layers {student.config.teacher_layers}")
     distiller = Distiller(teacher, student, config, train, valid, tokenizer=tokenizer, token_counts=counts)
     distiller.fit()
-    if distiller.stopped_by == 'Ctrl-C':
-        if rank == 0: print(f"Interrupted: continue with the same command and --resume true (checkpoint in {Path(config.output_dir)/'checkpoint'})")
-        return {}
+    if distiller.interrupted:
+        if rank == 0: print(f"Interrupted ({distiller.stopped_by}) after step {distiller.step}: continue with the same command and "
+                            f"--resume auto (checkpoint in {Path(config.output_dir)/'checkpoint'})", flush=True)
+        return {'stopped_by': distiller.stopped_by, 'steps': distiller.step}
     if rank != 0: return {}
     results = summarize(distiller, time.perf_counter() - started)
     (Path(config.output_dir)/'results.json').write_text(json.dumps(results, indent=2))
@@ -784,16 +993,26 @@ def run(config: DistilConfig | None = None, # settings; `config.teacher`, `confi
           f"Student saved to {Path(config.output_dir)/'student'} (use it with transformers.pipeline('fill-mask', model=...)).")
     return results
 
+USER_ERRORS = (ValueError, TypeError, OSError, CheckpointError, FloatingPointError)  # one line on the command line, no traceback
+
+def _fail(error: BaseException):
+    "Exit with status 2 and the error as one line, as argparse does for a bad option (DISTIL_EDU_TRACEBACK=1: the traceback)."
+    if os.environ.get('DISTIL_EDU_TRACEBACK') == '1': raise error
+    print(f"distil_edu_train: error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
 def main(argv: list | None = None, # command-line arguments; None: `sys.argv[1:]`
         ):
     "The command line: `distil_edu_train` or `python -m distil_edu.distill`, also under `torchrun`."
     try: config = config_from_args(argv)
-    except (ValueError, TypeError, FileNotFoundError) as e: sys.exit(f"distil_edu_train: error: {e}")  # a message, not a traceback
+    except USER_ERRORS as e: _fail(e)
     rank, _, _ = init_distributed()
     if rank == 0: print(f"Settings:\n{describe(config)}\n", flush=True)
-    try: run(config)
+    try: results = run(config)
+    except USER_ERRORS as e: _fail(e)
     finally:
         if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+    if results.get('stopped_by'): sys.exit(EXIT_CODES.get(results['stopped_by'], 1))  # a job script sees it was interrupted
 
 # %% ../nbs/05_distill.ipynb #ce9eb606
 if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m distil_edu.distill`, not a notebook run

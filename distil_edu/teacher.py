@@ -217,10 +217,21 @@ def load_teacher(name: str | None = None, # None: the paper's teacher if a hub i
         print(f"Teacher: offline all-MiniLM-L6-v2 adapted to masked LM (6 layers, hidden 384; held-out masked-token "
               f"accuracy {accuracy:.1%}), from {path.name}")
     else:
-        path = name
+        path = _teacher_path(name)
         print(f"Teacher: {name}")
-    model, tokenizer = BertForMaskedLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    try: model, tokenizer = BertForMaskedLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    except OSError as e:  # not on the hub, no connection, or a folder without a model in it
+        raise OSError(f"teacher {name!r} could not be loaded: {str(e).splitlines()[0]}") from None
     return model.eval(), tokenizer
+
+def _teacher_path(name: str) -> str:
+    "`name` as a folder when it names one (or looks like a path), else as a hub name; `FileNotFoundError` for a missing folder."
+    folder = Path(name).expanduser()
+    if folder.is_dir(): return str(folder)
+    if name.startswith(('/', '.', '~')) or name.endswith(('/', os.sep)) or name.count('/') > 1 or folder.exists():
+        raise FileNotFoundError(f"teacher: no such folder: {name} (expected a folder saved with save_pretrained, 'offline', "
+                                f"or a hub name such as {BERT_BASE})")
+    return name
 
 # %% ../nbs/01_teacher.ipynb #f92388bd
 def _mask_position(tokenizer, # has the mask token

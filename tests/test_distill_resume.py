@@ -72,7 +72,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path):
 def test_checkpoint_is_safetensors_and_weights_only(tmp_path):
     d = distiller(tmp_path/'run', max_steps=2); d.fit()
     folder = tmp_path/'run'/'checkpoint'
-    assert sorted(p.name for p in folder.iterdir()) == ['config.json', 'state.pt', 'student.safetensors']
+    assert sorted(p.name for p in folder.iterdir()) == ['config.json', 'manifest.json', 'state.pt', 'student.safetensors']
     state = torch.load(folder/'state.pt', weights_only=True)  # no pickled code: tensors and plain containers only
     assert state['step'] == 2 and set(state) >= {'optimizer', 'scheduler', 'rng', 'history', 'config'}
     assert state['optimizer']['state']  # AdamW's moments are there
