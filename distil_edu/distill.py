@@ -349,6 +349,20 @@ def _out_of_space(folder: Path, needed: int | None = None) -> OSError:
     return error
 
 # %% ../nbs/05_distill.ipynb #5fcac7c0
+def _finish_rotation(path: Path):
+    "After a kill inside the rotation of `save_checkpoint`, put a finished temporary folder that is newer in its place."
+    tmp, old = path.with_name(path.name + '.tmp'), path.with_name(path.name + '.old')
+    if not (tmp/'manifest.json').exists(): return
+    try: step = verify_checkpoint(tmp)['step']
+    except CheckpointError: return
+    if path.exists():
+        try: newest = verify_checkpoint(path)['step']
+        except CheckpointError: _remove(path)  # damaged: the previous one stays as it is
+        else:
+            if newest >= step: return
+            _remove(old); _rename(path, old)
+    _rename(tmp, path); _fsync(path.parent)
+
 def save_checkpoint(path: str | Path, # the checkpoint folder; the previous one is kept as `<path>.old`
                     student, # the model whose weights are saved, in safetensors
                     optimizer, # its optimizer; the state goes into `state.pt`
@@ -411,20 +425,6 @@ def checkpoint_folders(path: str | Path, # the checkpoint folder of a run, e.g. 
     "The folders of `path`'s family on disk: the newest, a temporary one that was finished, and the previous one."
     path = Path(path); tmp = path.with_name(path.name + '.tmp')
     return [p for p in (path, tmp, path.with_name(path.name + '.old')) if p.is_dir() and (p != tmp or (p/'manifest.json').exists())]
-
-def _finish_rotation(path: Path):
-    "After a kill inside the rotation of `save_checkpoint`, put a finished temporary folder that is newer in its place."
-    tmp, old = path.with_name(path.name + '.tmp'), path.with_name(path.name + '.old')
-    if not (tmp/'manifest.json').exists(): return
-    try: step = verify_checkpoint(tmp)['step']
-    except CheckpointError: return
-    if path.exists():
-        try: newest = verify_checkpoint(path)['step']
-        except CheckpointError: _remove(path)  # damaged: the previous one stays as it is
-        else:
-            if newest >= step: return
-            _remove(old); _rename(path, old)
-    _rename(tmp, path); _fsync(path.parent)
 
 def find_checkpoint(path: str | Path, # the checkpoint folder of a run, e.g. `output_dir/checkpoint`
                     say=print, # called with a message when a newer checkpoint is unusable and an older one is used

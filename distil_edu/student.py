@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertForMaskedLM, BertModel, DistilBertConfig, DistilBertForMaskedLM
 from transformers.models.bert.modeling_bert import BertLMPredictionHead
 
@@ -18,8 +19,8 @@ from .teacher import mask_batch, masked_logits
 # %% auto #0
 __all__ = ['HF_LAYERS', 'EMBEDDING_NAMES', 'LAYER_NAMES', 'HEAD_NAMES', 'every_other_layer', 'student_layers', 'student_config',
            'weight_map', 'student_state_dict', 'make_student', 'random_student', 'plot_layer_map', 'count_parameters',
-           'size_breakdown', 'evaluating', 'median_latency', 'forward_macs', 'speed_table', 'student_head',
-           'student_masked_logits', 'compare_to_teacher', 'layer_cosines']
+           'size_breakdown', 'evaluating', 'median_latency', 'forward_macs', 'counted_macs', 'speed_table',
+           'student_head', 'student_masked_logits', 'compare_to_teacher', 'layer_cosines']
 
 # %% ../nbs/03_student.ipynb #fac839c9
 HF_LAYERS = (0, 2, 4, 7, 9, 11)  # the teacher layers of Hugging Face's released DistilBERT (for a 12-layer teacher)
@@ -252,6 +253,15 @@ def forward_macs(config, # a BertConfig or DistilBertConfig
     per_token_layer = 4 * hidden**2 + 2 * hidden * ffn + 2 * sequence_length * hidden
     per_token_head = hidden**2 + hidden * vocab if head else 0
     return sequence_length * (n_layers * per_token_layer + per_token_head)
+
+# %% ../nbs/03_student.ipynb #3ddc9127
+def counted_macs(function, # a model, or any function of tensors
+                 *args, # its positional arguments
+                 **kwargs, # its keyword arguments, e.g. `input_ids=...`
+                ) -> int:
+    "Multiply-accumulates of the matrix products PyTorch runs in `function(*args, **kwargs)` (its FLOP count / 2): a count, not a timing."
+    with FlopCounterMode(display=False) as counter, torch.inference_mode(): function(*args, **kwargs)
+    return counter.get_total_flops() // 2
 
 # %% ../nbs/03_student.ipynb #3928ea9a
 def speed_table(teacher, # the BERT masked-LM to time
