@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from .losses import triple_loss
 from .student import count_parameters
-from .data import DynamicMaskingCollator, load_corpus, token_counts, tokenize_and_pack
+from .corpus import load_corpus, tokenize_and_pack
+from .data import DynamicMaskingCollator, token_counts
 
 # %% auto #0
 __all__ = ['LIMITS', 'CHECKPOINT_FILES', 'EXIT_CODES', 'RESUMABLE', 'PRESETS', 'USER_ERRORS', 'DistilConfig', 'warmup_then_decay',
@@ -312,6 +313,8 @@ CHECKPOINT_FILES = ('student.safetensors', 'state.pt', 'config.json')  # what a 
 
 class CheckpointError(RuntimeError):
     "A checkpoint folder that is incomplete, truncated or corrupted; the message names the file and what to do."
+    def __init__(self, message: str, # what is wrong, with the file's path, and what to do
+                ): super().__init__(message)
 
 def sha256(path: str | Path, # the file to hash
           ) -> str:

