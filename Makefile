@@ -11,7 +11,7 @@ prepare: setup     ## fetch the corpus and build (or reuse) the offline teacher
 	$(PYTHON) -m distil_edu.teacher
 
 demo: prepare      ## the main job: distil the offline teacher into a student on the default corpus (<= 10 min on 2 cores)
-	HF_HUB_OFFLINE=1 $(PYTHON) -m distil_edu.distill --preset demo
+	HF_HUB_OFFLINE=1 $(PYTHON) -m distil_edu.train --preset demo
 
 chapters: prepare  ## execute every chapter into build/chapters (what a learner sees in JupyterLab)
 	mkdir -p build/chapters

@@ -46,7 +46,8 @@ def write_text_corpus(folder, documents: int = 12, sentences: int = 60, seed: in
 def tiny_run(output_dir, micro_batch_size: int = 2, steps: int = 5) -> dict:
     """Distil the tiny teacher (dropout off) for `steps` steps of 8 sequences, in this process or as one rank of a `torchrun` group.
     Rank 0 returns the per-step losses and terms and the final student's parameters; other ranks return {}."""
-    from distil_edu.distill import DistilConfig, Distiller, init_distributed
+    from distil_edu.distill import DistilConfig, Distiller
+    from distil_edu.parallel import init_distributed
     from distil_edu.student import make_student
     rank, world_size, _ = init_distributed()
     tokenizer = load_tokenizer()

@@ -6,7 +6,7 @@ stopped) the way a job on a cluster does.
 FAULT is one of
 - `none`: run to the end;
 - `kill-in-step:N`, `sigterm-in-step:N`, `sigint-in-step:N`: that signal, from inside training step N (counted from 1);
-- `kill-before:NAME:K`, `kill-after:NAME:K`: SIGKILL just before / after the K-th call of `distil_edu.distill.NAME`, one of the
+- `kill-before:NAME:K`, `kill-after:NAME:K`: SIGKILL just before / after the K-th call of `distil_edu.checkpoint.NAME`, one of the
   steps of writing a checkpoint (`save_model`, `_write_bytes`, `_fsync`, `_rename`, `_remove`);
 - `truncate:K`: the K-th `_write_bytes` writes half of its bytes, then SIGKILL;
 - `slow`: 30 steps, each 0.4 s longer (for a signal sent from outside).
@@ -16,6 +16,7 @@ import os, signal, sys, time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from distill_helpers import load_tokenizer, tiny_teacher, token_sequences  # noqa: E402
+import distil_edu.checkpoint as checkpoint  # noqa: E402
 import distil_edu.distill as distill  # noqa: E402
 from distil_edu.student import make_student  # noqa: E402
 
@@ -37,25 +38,25 @@ def _die(): os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _patch_call(name: str, number: int, when: str):
-    "Replace `distill.NAME` by a wrapper that dies before or after its `number`-th call."
-    original, calls = getattr(distill, name), [0]
+    "Replace `checkpoint.NAME` by a wrapper that dies before or after its `number`-th call."
+    original, calls = getattr(checkpoint, name), [0]
     def wrapper(*args, **kwargs):
         calls[0] += 1
         if calls[0] == number and when == 'before': _die()
         result = original(*args, **kwargs)
         if calls[0] == number and when == 'after': _die()
         return result
-    setattr(distill, name, wrapper)
+    setattr(checkpoint, name, wrapper)
 
 
 def _patch_truncate(number: int):
-    original, calls = distill._write_bytes, [0]
+    original, calls = checkpoint._write_bytes, [0]
     def wrapper(path, data):
         calls[0] += 1
         if calls[0] != number: return original(path, data)
         with open(path, 'wb') as f: f.write(data[:len(data) // 2]); f.flush(); os.fsync(f.fileno())
         _die()
-    distill._write_bytes = wrapper
+    checkpoint._write_bytes = wrapper
 
 
 def _in_step(d, step: int, action):
@@ -78,7 +79,7 @@ def main(output_dir: str, fault: str) -> int:
     if kind == 'slow': d.student.distilbert.register_forward_hook(lambda *_: time.sleep(0.2) if d.student.training else None)
     d.fit()
     print(f"stopped_by={d.stopped_by} step={d.step}", flush=True)
-    return distill.EXIT_CODES.get(d.stopped_by, 0) if d.interrupted else 0
+    return checkpoint.EXIT_CODES.get(d.stopped_by, 0) if d.interrupted else 0
 
 
 if __name__ == '__main__':

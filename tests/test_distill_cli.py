@@ -1,15 +1,15 @@
-"""The command line `python -m distil_edu.distill` (also `distil_edu_train`): help, errors as messages, settings from a file and options,
+"""The command line `python -m distil_edu.train` (also `distil_edu_train`): help, errors as messages, settings from a file and options,
 a full tiny run in a fresh process, and a student that works in the fill-mask pipeline."""
 import json, os, subprocess, sys
 
 import pytest
 
 from distill_helpers import load_tokenizer, tiny_teacher, write_text_corpus
-from distil_edu.distill import main
+from distil_edu.train import main
 
 def _cli(args, cwd, check=True):
     env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false', 'DISTIL_EDU_DATA': str(cwd/'data')}
-    done = subprocess.run([sys.executable, '-m', 'distil_edu.distill', *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, '-m', 'distil_edu.train', *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     if check: assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 

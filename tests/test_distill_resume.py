@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from distill_helpers import load_tokenizer, tiny_teacher, token_sequences
-from distil_edu.distill import DistilConfig, Distiller, load_checkpoint, load_step
+from distil_edu.checkpoint import load_checkpoint, load_step
+from distil_edu.distill import DistilConfig, Distiller
 from distil_edu.student import make_student
 
 TOKENIZER = load_tokenizer()

@@ -11,8 +11,10 @@ import torch
 
 from distill_helpers import load_tokenizer, tiny_teacher, write_text_corpus
 from fault_worker import SETTINGS, make_distiller
+import distil_edu.checkpoint as checkpoint
 import distil_edu.distill as distill
-from distil_edu.distill import CheckpointError, find_checkpoint, load_step, main, verify_checkpoint
+from distil_edu.checkpoint import CheckpointError, find_checkpoint, load_step, verify_checkpoint
+from distil_edu.train import main, read_config_file
 
 WORKER = Path(__file__).with_name('fault_worker.py')
 
@@ -165,7 +167,7 @@ def small_disk(tmp_path):
 
 @pytest.mark.parametrize('estimate', [True, False], ids=['checked before writing', 'disk full while writing'])
 def test_full_disk_keeps_the_previous_checkpoint(small_disk, monkeypatch, estimate):
-    if not estimate: monkeypatch.setattr(distill, '_free_bytes', lambda folder: 1 << 40)  # the estimate passes: the write fails
+    if not estimate: monkeypatch.setattr(checkpoint, '_free_bytes', lambda folder: 1 << 40)  # the estimate passes: the write fails
     d = make_distiller(small_disk/'run', overwrite=True, max_steps=4)
     with pytest.raises(OSError) as error: d.fit()
     assert str(error.value).startswith(f"no space left on device in {small_disk/'run'}"), str(error.value)
@@ -252,7 +254,7 @@ def test_library_raises_the_same_messages(cli_files, capsys):
     from distil_edu.data import load_corpus
     with pytest.raises(ValueError) as error: load_corpus(cli_files/'binary.txt')
     assert f"distil_edu_train: error: {error.value}" == cli(capsys, cli_files, '--corpus', str(cli_files/'binary.txt'))
-    with pytest.raises(ValueError) as error: distill.read_config_file(cli_files/'bad.yaml')
+    with pytest.raises(ValueError) as error: read_config_file(cli_files/'bad.yaml')
     assert f"distil_edu_train: error: {error.value}" == cli(capsys, cli_files, '--config', str(cli_files/'bad.yaml'))
     with pytest.raises(ValueError) as error: make_distiller(cli_files/'x', batch_size=10)
     assert 'batch_size=10 must be a multiple of micro_batch_size × processes = 4 × 1 = 4' in str(error.value)
