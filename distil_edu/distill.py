@@ -68,7 +68,8 @@ class DistilConfig:
     plot: bool | None = None # live loss plot; None: in notebooks only
     # speed
     device: str | None = None # None: 'cuda' when there is a GPU, else 'cpu'
-    compile: bool = False # torch.compile the student's step (GPU)
+    compile: bool = False # torch.compile the student's step (GPU; also runs on a CPU)
+    precision: str | None = None # 'bf16': teacher in bf16, student's forward under bf16 autocast; 'fp32'; None: bf16 on a GPU
     # what to distil (used by `run` and the command line)
     teacher: str = 'offline' # 'offline', a hub name (e.g. bert-base-uncased) or a folder of a BERT masked LM
     corpus: str | None = None # None: the default corpus; or a folder, a text file, or a hub data set
@@ -122,6 +123,7 @@ def _check_config(c: DistilConfig):
     number('max_length', 3, integer=True)
     number('seed', low=0, integer=True)
     number('time_budget', positive=True, optional=True)
+    if c.precision not in (None, 'fp32', 'bf16'): raise ValueError(f"precision must be 'fp32', 'bf16' or None, got {c.precision!r}")
     if c.resume not in (True, False, 'auto'): raise ValueError(f"resume must be true, false or 'auto', got {c.resume!r}")
     if c.resume and c.overwrite: raise ValueError("resume and overwrite are both set: choose one")
 
@@ -407,9 +409,10 @@ class Distiller:
         self.is_main, self.accumulation = self.rank == 0, c.accumulation_steps(self.world_size)
         self.device = pick_device(c.device, local_rank)
         gpu = self.device.type == 'cuda'
+        bf16 = c.precision == 'bf16' or (c.precision is None and gpu)
         self.teacher = teacher.eval().requires_grad_(False).to(self.device)
-        if gpu: self.teacher.to(torch.bfloat16)
-        self.autocast = partial(torch.autocast, 'cuda', dtype=torch.bfloat16) if gpu else contextlib.nullcontext
+        if bf16: self.teacher.to(torch.bfloat16)
+        self.autocast = partial(torch.autocast, self.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext
         self.student = student.to(self.device, torch.float32).train()  # float32 weights; bf16 only inside autocast
         model = StudentStep(self.student)
         if self.world_size > 1: model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if gpu else None)
