@@ -24,7 +24,8 @@ chapters: prepare  ## execute every chapter into build/chapters (what a learner 
 browser: setup     ## Chromium (Debian) and Playwright (PyPI) for the browser tests
 	bash scripts/install_browser.sh
 
-test: prepare browser  ## every test: notebooks (nbdev_test) and the rest (pytest); tests never use the hub
+test: prepare browser  ## every test: the library's lint (ruff), the notebooks (nbdev_test) and the rest (pytest); never the hub
+	$(PYTHON) -m ruff check distil_edu
 	HF_HUB_OFFLINE=1 nbdev_test --timing
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 

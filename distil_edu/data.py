@@ -19,8 +19,8 @@ from .corpus import (_check_dataset, _tokenize, data_dir, fetch_corpus, load_cor
 # %% auto #0
 __all__ = ['MASK_KINDS', 'sequence_lengths', 'padding_fraction', 'length_grouped_order', 'DynamicMaskingCollator', 'masking_html',
            'masking_legend', 'side_by_side', 'masking_stats', 'token_counts_path', 'token_counts', 'plot_masked_tokens',
-           'accumulation_steps', 'micro_batches', 'time_collator', 'student_config', 'time_training_step', 'benchmark',
-           'main']
+           'accumulation_steps', 'micro_batches', 'time_collator', 'small_bert_config', 'time_training_step',
+           'pipeline_benchmark', 'main']
 
 # %% ../nbs/04_data.ipynb #1a886252
 def sequence_lengths(dataset: datasets.Dataset, # rows with a column of token-id lists
@@ -355,7 +355,7 @@ def time_collator(collator: DynamicMaskingCollator, # the collator to time
     for b in batches: collator(b)
     return (time.perf_counter() - start) / repeats
 
-def student_config(layers: int = 3, # transformer layers
+def small_bert_config(layers: int = 3, # transformer layers
                    hidden: int = 384, # hidden size; the feed-forward layer is 4 times wider
                    heads: int = 12, # attention heads
                    vocab_size: int = 30522, # vocabulary size, e.g. `len(tokenizer)`
@@ -385,7 +385,7 @@ def time_training_step(model, # a `BertForMaskedLM`; its weights are updated (Ad
     return (time.perf_counter() - start) / steps
 
 # %% ../nbs/04_data.ipynb #d5c7e2c1
-def benchmark(max_length: int = 128, # tokens per packed sequence
+def pipeline_benchmark(max_length: int = 128, # tokens per packed sequence
               batch_size: int = 32, # sequences per micro-batch
               steps: int = 3, # timed training steps
              ) -> dict:
@@ -412,7 +412,7 @@ def benchmark(max_length: int = 128, # tokens per packed sequence
     collators = {'uniform': DynamicMaskingCollator(tokenizer, seed=0),
                  'smoothing 0.7': DynamicMaskingCollator(tokenizer, token_counts=counts, seed=0)}
     torch.manual_seed(0)
-    student = BertForMaskedLM(student_config(vocab_size=len(tokenizer), max_positions=max(512, max_length)))
+    student = BertForMaskedLM(small_bert_config(vocab_size=len(tokenizer), max_positions=max(512, max_length)))
     step = time_training_step(student, collators['uniform'](examples[:batch_size]), steps)
     return {'cpu_cores': os.cpu_count(), 'torch_threads': torch.get_num_threads(), 'load_average': os.getloadavg()[0],
             'documents': sum(len(corpus[s]) for s in corpus), 'sequences': sum(len(cold[s]) for s in cold),
@@ -437,13 +437,13 @@ def _report(figures: dict) -> str:
 
 # %% ../nbs/04_data.ipynb #c499c229
 def main():
-    "`python -m distil_edu.data`: run `benchmark` and print its figures."
+    "`python -m distil_edu.data`: run `pipeline_benchmark` and print its figures."
     import argparse
     parser = argparse.ArgumentParser(description='Time the distil_edu data pipeline on the default corpus.')
     parser.add_argument('--max-length', type=int, default=128, help='tokens per packed sequence')
     parser.add_argument('--batch-size', type=int, default=32, help='sequences per micro-batch')
     parser.add_argument('--steps', type=int, default=3, help='timed training steps')
     args = parser.parse_args()
-    print(_report(benchmark(args.max_length, args.batch_size, args.steps)))
+    print(_report(pipeline_benchmark(args.max_length, args.batch_size, args.steps)))
 
 if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m distil_edu.data`, not a notebook run

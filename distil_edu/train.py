@@ -20,7 +20,7 @@ from .data import token_counts
 from .distill import DistilConfig, Distiller, mlm_parts, prepare_output_dir
 
 # %% auto #0
-__all__ = ['PRESETS', 'USER_ERRORS', 'read_config_file', 'config_from_args', 'describe', 'inference_speeds', 'results_table',
+__all__ = ['PRESETS', 'USER_ERRORS', 'read_config_file', 'config_from_args', 'describe', 'inference_speeds', 'run_table',
            'summarize', 'run', 'main']
 
 # %% ../nbs/05a_train.ipynb #af828943
@@ -123,7 +123,7 @@ def inference_speeds(models: dict, # name -> BERT or DistilBERT masked LM
     for name, model in models.items(): model.train(modes[name])
     return {name: batch_size / statistics.median(t) for name, t in times.items()}
 
-def results_table(results: dict, # the output of `summarize`
+def run_table(results: dict, # the output of `summarize`
                  ) -> str:
     "The result of a run as a Markdown table: teacher, student before and after distillation."
     t, b, a = results['teacher'], results['student_before'], results['student_after']
@@ -185,7 +185,7 @@ def run(config: DistilConfig | None = None, # settings; `config.teacher`, `confi
     if rank != 0: return {}
     results = summarize(distiller, time.perf_counter() - started)
     (Path(config.output_dir)/'results.json').write_text(json.dumps(results, indent=2))
-    print(f"\n{results_table(results)}\n\n{results['steps']} steps in {results['seconds']/60:.1f} min in all on {results['device']} "
+    print(f"\n{run_table(results)}\n\n{results['steps']} steps in {results['seconds']/60:.1f} min in all on {results['device']} "
           f"({results['threads']} thread(s), {results['processes']} process(es)); median {results['tokens_per_second']:,.0f} tokens/s in training.\n"
           f"Student saved to {Path(config.output_dir)/'student'} (use it with transformers.pipeline('fill-mask', model=...)).")
     return results

@@ -1,6 +1,6 @@
 """Chapter order is import order: each module of `distil_edu` imports only modules of its own or an earlier chapter, so a learner
 can read the chapters front to back, and the import graph has no cycle (no lazy import hides one)."""
-import ast, json, re
+import ast, importlib.util, json, re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +63,16 @@ def test_the_check_sees_lazy_imports(tmp_path):
     source = tmp_path/'m.py'
     source.write_text('from .teacher import a\ndef f():\n    from distil_edu.data import b\n    import distil_edu.losses\n')
     assert imported_modules(source) == {'teacher', 'data', 'losses'}
+
+
+def test_no_two_modules_export_the_same_name():
+    "One name, one idea: `from distil_edu.x import name` cannot mean two things (each module's `main` is its command line)."
+    spec = importlib.util.spec_from_file_location('_modidx_names', PACKAGE/'_modidx.py')
+    modidx = importlib.util.module_from_spec(spec); spec.loader.exec_module(modidx)
+    owners = {}
+    for module, symbols in modidx.d['syms'].items():
+        for full in symbols:
+            name = full[len(module) + 1:]
+            if '.' not in name: owners.setdefault(name, []).append(module)
+    shared = {name: modules for name, modules in owners.items() if len(modules) > 1 and name != 'main'}
+    assert not shared, shared
