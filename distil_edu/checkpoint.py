@@ -115,7 +115,9 @@ def save_checkpoint(path: str | Path, # the checkpoint folder; the previous one 
         if _no_space(error): raise _out_of_space(path.parent) from None
         raise
     if path.exists():  # rotate; at every instant at least one complete checkpoint is on disk
-        _remove(old); _rename(path, old)
+        try: verify_checkpoint(path)
+        except CheckpointError: _remove(path)  # damaged since it was written: the previous one stays instead
+        else: _remove(old); _rename(path, old)
     _rename(tmp, path); _fsync(path.parent)
     return path
 

@@ -151,6 +151,8 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, two_chec
     reference = make_distiller(tmp_path/'reference', overwrite=True, max_steps=4); reference.fit()
     d.fit()
     assert max(abs(a - b) for a, b in zip(reference.losses(), d.losses())) < 1e-6
+    # the next save replaced the damaged folder and kept the good one as the previous checkpoint
+    assert [verify_checkpoint(run/name)['step'] for name in ('checkpoint', 'checkpoint.old')] == [4, 2]
 
 
 # a full disk
