@@ -25,7 +25,7 @@ browser: setup     ## Chromium (Debian) and Playwright (PyPI) for the browser te
 	bash scripts/install_browser.sh
 
 test: prepare browser  ## every test: the library's lint (ruff), the notebooks (nbdev_test) and the rest (pytest); never the hub
-	$(PYTHON) -m ruff check distil_edu
+	$(PYTHON) -m ruff check distil_edu nbs
 	HF_HUB_OFFLINE=1 nbdev_test --timing
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
