@@ -9,8 +9,7 @@ import math
 from .evaluate import Budget, distil_student, downstream, masked_lm_report
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'PAPER_TABLE4', 'run_ablation', 'ablation_changes', 'standard_error', 'ordering', 'disagreements',
-           'plot_ablation']
+__all__ = ['ABLATIONS', 'PAPER_TABLE4', 'run_ablation', 'ablation_changes', 'standard_error', 'ordering', 'disagreements']
 
 # %% ../nbs/07_ablation.ipynb #e67bfadc
 ABLATIONS = {  # run name -> (changes to the distillation settings, initialization of the student)
@@ -105,33 +104,3 @@ def disagreements(changes: dict, # run name -> change measured here
     "Pairs (a, b) that the paper ranks a more harmful than b, but that this run ranks the other way."
     names = [n for n in ordering(paper) if n in changes]
     return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if changes[a] > changes[b]]
-
-# %% ../nbs/07_ablation.ipynb #0b9f9476
-def plot_ablation(changes: dict, # run name -> measure -> change in points (`ablation_changes`)
-                  paper: dict = PAPER_TABLE4, # run name -> change in GLUE points
-                  noise: dict | None = None, # measure -> standard error in points, drawn as a ±2 SE band
-                  axes=None, # one matplotlib Axes per panel; default a new figure
-                 ):
-    "One panel for the paper's Table 4 and one per measured change, the runs in the paper's order."
-    import matplotlib.pyplot as plt
-    measures = list(next(iter(changes.values())))
-    names = [n for n in ordering(paper) if n in changes][::-1]
-    panels = [('paper: GLUE macro-score', {n: paper[n] for n in names}, None)] + \
-             [(f'this run: {m}', {n: changes[n][m] for n in names}, (noise or {}).get(m)) for m in measures]
-    if axes is None: axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.9), sharey=True)[1]
-    for i, (ax, (title, values, se)) in enumerate(zip(axes, panels)):
-        ax.barh(names, [values[n] for n in names], color='C7' if i == 0 else f'C{i}')
-        for y, n in enumerate(names): ax.text(values[n], y, f' {values[n]:+.2f} ', va='center', fontsize=8,
-                                              ha='right' if values[n] < 0 else 'left')
-        if se:
-            ax.axvspan(-2 * se, 2 * se, color='grey', alpha=0.15, label='±2 standard errors')
-            ax.legend(fontsize=7, loc='lower left')
-        low = min(0, *values.values()); high = max(0, *values.values())
-        ax.set(
-            title=title,
-            xlabel='change against the triple loss (points)',
-            xlim=(low - 0.35 * (high - low + 1), high + 0.35 * (high - low + 1)),
-        )
-        ax.axvline(0, color='black', lw=0.8)
-    axes[0].figure.tight_layout()
-    return axes

@@ -17,10 +17,9 @@ from .corpus import (_check_dataset, _tokenize, data_dir, fetch_corpus, load_cor
                                quiet_loading, tokenize_and_pack)
 
 # %% auto #0
-__all__ = ['MASK_KINDS', 'sequence_lengths', 'padding_fraction', 'length_grouped_order', 'DynamicMaskingCollator', 'masking_html',
-           'masking_legend', 'side_by_side', 'masking_stats', 'token_counts_path', 'token_counts', 'plot_masked_tokens',
-           'accumulation_steps', 'micro_batches', 'time_collator', 'small_bert_config', 'time_training_step',
-           'pipeline_benchmark', 'main']
+__all__ = ['MASK_KINDS', 'sequence_lengths', 'padding_fraction', 'length_grouped_order', 'DynamicMaskingCollator',
+           'masking_stats', 'token_counts_path', 'token_counts', 'accumulation_steps', 'micro_batches', 'time_collator',
+           'small_bert_config', 'time_training_step', 'pipeline_benchmark', 'main']
 
 # %% ../nbs/04_data.ipynb #1a886252
 def sequence_lengths(dataset: datasets.Dataset, # rows with a column of token-id lists
@@ -225,49 +224,6 @@ def _call(self, examples, # dicts with `input_ids`, or token-id lists
     return {'input_ids': masked['input_ids'], 'attention_mask': attention_mask, 'labels': masked['labels']}
 DynamicMaskingCollator.__call__ = _call
 
-# %% ../nbs/04_data.ipynb #b95ecb2c
-_KIND_COLOURS = {1: '#d62728', 2: '#e377c2', 3: '#2ca02c'}
-
-def masking_html(tokenizer, # turns ids back into tokens; its [PAD] positions are skipped
-                 original_ids, # original token ids of one sequence
-                 masked: dict, # `mask_tokens` output for that row (`input_ids` and `kind`)
-                 title: str = '', # bold heading above the sequence; '': none
-                ) -> str:
-    "HTML of one masked sequence, with each selected position coloured by its kind and the original token underneath."
-    tokens = tokenizer.convert_ids_to_tokens([int(i) for i in masked['input_ids']])
-    originals = tokenizer.convert_ids_to_tokens([int(i) for i in original_ids])
-    parts = []
-    for token, original, kind in zip(tokens, originals, [int(k) for k in masked['kind']]):
-        if token == tokenizer.pad_token: continue
-        if kind == 0: parts.append(f'<span style="color:#555">{html.escape(token)}</span>'); continue
-        colour = _KIND_COLOURS[kind]
-        parts.append(
-            f'<span title="{MASK_KINDS[kind]}" data-kind="{MASK_KINDS[kind]}" '
-            'style="display:inline-block;text-align:center;line-height:1.05;border:1px solid '
-            f'{colour};background:{colour}22;border-radius:3px;padding:0 2px;margin:1px"><b '
-            f'style="color:{colour}">{html.escape(token)}</b><br><small '
-            f'style="color:#333">{html.escape(original)}</small></span>'
-        )
-    head = f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>' if title else ''
-    return f'<div style="font-family:monospace;font-size:13px;line-height:2.1">{head}{" ".join(parts)}</div>'
-
-def masking_legend() -> str:
-    "HTML legend of the colours of `masking_html`."
-    return ' '.join(
-        f'<span style="border:1px solid {c};background:{c}22;border-radius:3px;padding:0 '
-        f'4px;color:{c}">{MASK_KINDS[k]}</span>'
-        for k, c in _KIND_COLOURS.items()
-    )
-
-def side_by_side(*parts: str, # HTML blocks, one per column, left to right
-                ) -> str:
-    "HTML blocks next to each other, in equal columns."
-    return (
-        '<div style="display:flex;gap:16px">'
-        + ''.join(f'<div style="flex:1;min-width:0">{p}</div>' for p in parts)
-        + '</div>'
-    )
-
 # %% ../nbs/04_data.ipynb #42944582
 def masking_stats(collator: DynamicMaskingCollator, # the collator to check
                   examples: list, # dicts with `input_ids`
@@ -349,41 +305,6 @@ def token_counts(tokenizer, # the tokenizer whose vocabulary is counted
         np.save(tmp, counts)
         tmp.replace(path)  # atomic: no half-written file
     return torch.from_numpy(counts)
-
-# %% ../nbs/04_data.ipynb #7edd9ad6
-def plot_masked_tokens(counts, # corpus count of every vocabulary id (see `token_counts`)
-                       eligible_ids, # token ids of every position that could be chosen (no special tokens, no padding)
-                       masked: dict, # name -> token ids of the selected positions; one line per entry
-                       bins: int = 24, # number of log-spaced bins of corpus frequency
-                      ):
-    """Which tokens get masked: a histogram over corpus frequency, and the selection probability against frequency, one
-    line per entry of `masked`."""
-    import matplotlib.pyplot as plt
-    counts = torch.as_tensor(counts).double().clamp(min=1)
-    edges = np.logspace(0, math.log10(float(counts.max())) + 0.01, bins + 1)
-    centres = np.sqrt(edges[1:] * edges[:-1])
-    occurrences = np.histogram(counts[eligible_ids].numpy(), edges)[0]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
-    for i, (name, ids) in enumerate(masked.items()):
-        hits = np.histogram(counts[ids].numpy(), edges)[0]
-        left.stairs(hits / hits.sum(), edges, label=name, color=f'C{i}', lw=2)
-        ok = occurrences > 0
-        right.loglog(centres[ok], np.maximum(hits[ok], 0.5) / occurrences[ok], 'o-', color=f'C{i}', label=name, ms=4)
-    left.set(
-        xscale='log',
-        xlabel='corpus count of the token',
-        ylabel='share of masked positions',
-        title='Which tokens get masked',
-    )
-    right.set(
-        xlabel='corpus count of the token',
-        ylabel='P(an occurrence is selected)',
-        title='Selection probability',
-        ylim=(1e-3, 1.5),
-    )
-    left.legend(); right.legend()
-    fig.tight_layout()
-    return fig
 
 # %% ../nbs/04_data.ipynb #44b07203
 def accumulation_steps(effective_batch: int, # sequences per optimizer step, e.g. 4096

@@ -24,8 +24,8 @@ from .data import DynamicMaskingCollator
 # %% auto #0
 __all__ = ['LIMITS', 'RESUMABLE', 'DistilConfig', 'warmup_then_decay', 'parameter_groups', 'make_optimizer', 'derived_seed',
            'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'mlm_parts', 'StudentStep',
-           'teacher_targets', 'micro_batch_loss', 'masked_predictions', 'compare_predictions', 'plot_history',
-           'prepare_output_dir', 'Distiller']
+           'teacher_targets', 'micro_batch_loss', 'masked_predictions', 'compare_predictions', 'prepare_output_dir',
+           'Distiller']
 
 # %% ../nbs/05_distill.ipynb #4ef0ed66
 @dataclass
@@ -65,7 +65,6 @@ class DistilConfig:
     resume: bool | str = False # continue from the checkpoint in `output_dir`; 'auto': if there is one, else start
     overwrite: bool = False # start afresh even if `output_dir` holds a checkpoint
     progress: bool = True # show a progress bar
-    plot: bool | None = None # live loss plot; None: in notebooks only
     # speed
     device: str | None = None # None: 'cuda' when there is a GPU, else 'cpu'
     compile: bool = False # torch.compile the student's step (GPU; also runs on a CPU)
@@ -347,44 +346,6 @@ def compare_predictions(student: dict, # the student's `masked_predictions`
         'masked_tokens': len(student['top']),
     }
 
-# %% ../nbs/05_distill.ipynb #aa62efed
-def plot_history(history: list, # records from `Distiller.history`
-                 config: DistilConfig | None = None, # for the weights of the terms; default `DistilConfig()`
-                 fig=None): # a figure to draw into
-    "Two panels: the weighted loss terms per step, and validation accuracy of student and teacher with their agreement."
-    import matplotlib.pyplot as plt
-    fig = fig or plt.figure(figsize=(11, 3.4))
-    fig.clf(); left, right = fig.subplots(1, 2)
-    train = [r for r in history if r['kind'] == 'train']; valid = [r for r in history if r['kind'] == 'valid']
-    if train:
-        steps = [r['step'] for r in train]
-        config = config or DistilConfig()
-        terms = [[getattr(config, f'alpha_{n}') * r[n] for r in train] for n in ('ce', 'mlm', 'cos')]
-        left.stackplot(steps, *terms, labels=['α_ce · L_ce', 'α_mlm · L_mlm', 'α_cos · L_cos'], alpha=0.8)
-        left.set(xlabel='step', ylabel='loss', title=f"training loss (last: {train[-1]['loss']:.3f})")
-        left.legend(fontsize=8)
-    if valid:
-        steps = [r['step'] for r in valid]
-        right.plot(steps, [r['student_accuracy'] for r in valid], 'o-', label='student accuracy')
-        right.plot(steps, [r['agreement'] for r in valid], 's--', label='agreement with teacher')
-        right.axhline(valid[-1]['teacher_accuracy'], color='k', ls=':', label='teacher accuracy')
-        top = max(max(r['agreement'] for r in valid), valid[-1]['teacher_accuracy'])
-        right.set(
-            xlabel='step', ylabel='share of held-out masked tokens', title='validation', ylim=(0, min(1, 1.3 * top))
-        )
-        right.legend(fontsize=8, loc='lower right')
-    fig.tight_layout()
-    return fig
-
-class _LivePlot:
-    "A figure in the notebook that `update` redraws in place."
-    def __init__(self):
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-        self.fig = plt.figure(figsize=(11, 3.4)); plt.close(self.fig)  # shown only through the display handle
-        self.handle = display(self.fig, display_id=True)
-    def update(self, history, config): plot_history(history, config, self.fig); self.handle.update(self.fig)
-
 # %% ../nbs/05_distill.ipynb #9de5aae8
 RESUMABLE = (
     'micro_batch_size',
@@ -397,7 +358,6 @@ RESUMABLE = (
     'resume',
     'overwrite',
     'progress',
-    'plot',
     'device',
     'compile',
 )  # settings a resumed run may change
@@ -663,14 +623,15 @@ def train_step(self: Distiller) -> dict:
 
 # %% ../nbs/05_distill.ipynb #87ea8411
 @patch
-def fit(self: Distiller) -> list:
+def fit(self: Distiller,
+        on_log=None, # called as `on_log(history, config)` at each log line and at the end, e.g. `LiveLossPlot()`
+       ) -> list:
     """Distil until `config.max_steps`, the time budget or a signal; return the history (one record per step and per
     validation)."""
     c = self.config
     if self.step == 0 and not self.history: self._start_afresh(); self.validate()  # the student as initialized
     bar = progress(total=c.max_steps, initial=self.step, desc='distilling', disable=not (c.progress and self.is_main))
-    plot = c.plot if c.plot is not None else in_notebook()
-    live = _LivePlot() if self.is_main and self.step < c.max_steps and plot else None
+    on_log = on_log if self.is_main else None
     started, self.stopped_by = time.perf_counter(), None
     with stop_requested() as signalled, contextlib.closing(bar):
         while self.step < c.max_steps:
@@ -689,14 +650,14 @@ def fit(self: Distiller) -> list:
             if self.step % c.eval_every == 0 or self.step == c.max_steps or over_budget: self.validate(bar)
             if self.step % c.log_every == 0 or self.step == c.max_steps:
                 self._flush_log()
-                if live: live.update(self.history, c)
+                if on_log: on_log(self.history, c)
             if self.step % c.checkpoint_every == 0 or last: self.save_checkpoint()
             if over_budget or interrupted:
                 self.stopped_by = 'time budget' if over_budget else signalled['by'] or 'a signal to another process'
                 bar.write(f"Stopped after step {self.step} of {c.max_steps} ({self.stopped_by}); checkpoint in "
                           f"{self.output_dir/'checkpoint'}. Continue with resume=True.")
                 break
-    if live: live.update(self.history, c)
+    if on_log: on_log(self.history, c)
     if not self.interrupted: self.save_student()  # after a signal the run is meant to go on: the checkpoint is enough
     return self.history
 

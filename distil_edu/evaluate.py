@@ -21,10 +21,10 @@ from .distill import DistilConfig, Distiller, mlm_parts
 
 # %% auto #0
 __all__ = ['SENTIMENT_PACKAGE', 'SENTIMENT_ARCHIVE', 'SENTIMENT_FILE', 'RUN_ONLY', 'PAPER', 'parameter_counts', 'inference_speed',
-           'plot_speed', 'masked_lm_report', 'sentiment_dir', 'extract_sentiment', 'fetch_sentiment', 'read_ratings',
+           'masked_lm_report', 'sentiment_dir', 'extract_sentiment', 'fetch_sentiment', 'read_ratings',
            'split_by_group', 'load_sentiment', 'SentimentClassifier', 'FineTuneConfig', 'classifier_from',
            'epoch_batches', 'pad_batch', 'predict', 'accuracy', 'fine_tune', 'Budget', 'student_key', 'distil_student',
-           'downstream_key', 'downstream', 'plot_losses', 'results_table', 'plot_retention']
+           'downstream_key', 'downstream', 'results_table']
 
 # %% ../nbs/06_evaluate.ipynb #61e2fcf1
 def parameter_counts(model, # a BERT or DistilBERT model: masked LM, encoder, or classifier built on one
@@ -84,41 +84,6 @@ def inference_speed(models: dict, # name -> BERT or DistilBERT model; the first 
     return [{'model': name, 'device': device.type, 'batch size': b, 'ms per batch': 1000 * seconds[name, b],
              'sequences per second': b / seconds[name, b], 'speed-up': seconds[reference, b] / seconds[name, b]}
             for b in batch_sizes for name in models]
-
-# %% ../nbs/06_evaluate.ipynb #1d51ec39
-def plot_speed(records: list, # from `inference_speed`
-               ax=None, # matplotlib Axes to draw on; default a new figure
-              ):
-    "Sequences per second against batch size (log-log), one line per model, speed-ups written above the points."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(6, 3.6))[1]
-    for i, name in enumerate(dict.fromkeys(r['model'] for r in records)):
-        rows = [r for r in records if r['model'] == name]
-        ax.loglog(
-            [r['batch size'] for r in rows],
-            [r['sequences per second'] for r in rows],
-            marker='o',
-            label=name,
-            color=f'C{i}',
-        )
-        if i:
-            for r in rows:
-                ax.annotate(
-                    f"{r['speed-up']:.2f}×",
-                    (r['batch size'], r['sequences per second']),
-                    textcoords='offset points',
-                    xytext=(0, 6),
-                    ha='center',
-                    fontsize=8,
-                    color=f'C{i}',
-                )
-    sizes = sorted({r['batch size'] for r in records})
-    ax.set_xticks(sizes, [str(s) for s in sizes]); ax.minorticks_off()
-    low, high = ax.get_ylim(); ax.set_ylim(low, high * 1.4)  # room for the labels
-    ax.set(xlabel='batch size (sequences of 128 tokens)', ylabel='sequences per second',
-           title=f"Inference speed of the encoder ({records[0]['device'].upper()})")
-    ax.grid(alpha=0.3); ax.legend()
-    return ax
 
 # %% ../nbs/06_evaluate.ipynb #0c819364
 @torch.inference_mode()
@@ -486,7 +451,6 @@ class Budget:
             eval_every=self.distil_steps,
             checkpoint_every=self.distil_steps,
             log_every=10,
-            plot=False,
         )
         return DistilConfig(**{**settings, **changes})
 
@@ -510,7 +474,6 @@ RUN_ONLY = (
     'resume',
     'overwrite',
     'progress',
-    'plot',
     'device',
     'compile',
     'log_every',
@@ -633,34 +596,6 @@ def downstream(model, # a BERT or DistilBERT masked LM
     if cache: path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(result))
     return {**result, 'cached': False}
 
-# %% ../nbs/06_evaluate.ipynb #2c25f1a4
-def plot_losses(cards: dict, # name -> card from `distil_student`
-                terms=('loss', 'ce', 'mlm', 'cos'), # loss terms, one panel each
-                smooth: int = 10, # running mean over this many steps (1: the raw per-batch values)
-                log: bool = False, # logarithmic loss axis
-                axes=None, # one matplotlib Axes per term; default a new figure
-               ):
-    "Each loss term against the step, one panel per term, one line per run, smoothed by a running mean."
-    import matplotlib.pyplot as plt
-    if axes is None: axes = plt.subplots(1, len(terms), figsize=(3.3 * len(terms), 2.8))[1]
-    titles = {
-        'loss': 'total (weighted)',
-        'ce': 'L_ce (soft targets, T = 2)',
-        'mlm': 'L_mlm (hard labels)',
-        'cos': 'L_cos (hidden states)',
-    }
-    for ax, term in zip(axes, terms):
-        for name, card in cards.items():
-            values = torch.tensor([r[term] for r in card['history']])
-            window = max(1, min(smooth, len(values)))
-            means = values.unfold(0, window, 1).mean(1)  # the mean of each run of `window` steps, at its last step
-            ax.plot([r['step'] for r in card['history']][window - 1:], means.tolist(), label=name)
-        ax.set(title=titles.get(term, term), xlabel='step', yscale='log' if log else 'linear')
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    axes[0].figure.tight_layout()
-    return axes
-
 # %% ../nbs/06_evaluate.ipynb #22cfb24c
 PAPER = {  # Sanh et al. (2019): BERT-base vs DistilBERT
     'parameters (millions)': (110, 66), # Table 3
@@ -680,23 +615,3 @@ def results_table(measured: dict, # row name -> (teacher value, student value) m
     ]
     return rows + [{'source': 'this run', 'measure': name, 'teacher': t, 'student': s, 'student / teacher': s / t}
                    for name, (t, s) in measured.items()]
-
-# %% ../nbs/06_evaluate.ipynb #4700a013
-def plot_retention(retention: dict, # label -> student / teacher ratio
-                   colors: dict | None = None, # label -> color
-                   ax=None, # matplotlib Axes to draw on; default a new figure
-                  ):
-    "Horizontal bars of student / teacher ratios, with the paper's 97% and 100% marked."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(7, 0.45 * len(retention) + 1))[1]
-    labels = list(retention)[::-1]
-    ax.barh(labels, [100 * retention[k] for k in labels], color=[(colors or {}).get(k, 'C0') for k in labels])
-    for i, k in enumerate(labels): ax.text(100 * retention[k] + 0.5, i, f'{retention[k]:.1%}', va='center', fontsize=8)
-    ax.axvline(97, color='C3', ls='--', lw=1)
-    ax.text(97, len(labels) - 0.45, "the paper's claim: 97% ", color='C3', ha='right', va='bottom', fontsize=8)
-    ax.axvline(100, color='grey', lw=0.8)
-    low = min(50, *(100 * v - 5 for v in retention.values()))
-    high = max(110, *(100 * v + 10 for v in retention.values()))
-    ax.set(xlim=(low, high), ylim=(-0.6, len(labels) - 0.1), xlabel='student score / teacher score (%)',
-           title='How much of its teacher the student keeps')
-    return ax

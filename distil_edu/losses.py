@@ -16,8 +16,7 @@ from .teacher import mask_batch
 # %% auto #0
 __all__ = ['soft_target_loss', 'soft_target_gradient_norm', 'mlm_loss', 'cosine_per_position', 'cosine_loss', 'LossWeights',
            'normalize_weights', 'TripleLoss', 'triple_loss', 'distillation_batch', 'student_outputs',
-           'toy_distillation', 'gradient_norms_by_temperature', 'plot_gradient_norms', 'plot_cosine_per_position',
-           'term_gradient_norms', 'loss_terms_view', 'plot_loss_view', 'triple_loss_widget']
+           'toy_distillation', 'gradient_norms_by_temperature', 'term_gradient_norms', 'loss_terms_view']
 
 # %% ../nbs/02_losses.ipynb #0f6bd876
 def _as_float(tensor, name: str) -> torch.Tensor:
@@ -353,46 +352,6 @@ def gradient_norms_by_temperature(student, # the student model
         'masked-LM': _gradient_norm(mlm_loss(logits, batch['labels']), parameters),
     }
 
-def plot_gradient_norms(norms: dict, # from `gradient_norms_by_temperature`
-                        ax=None, # matplotlib axes to draw on; None: a new figure
-                       ):
-    """The soft-target gradient norms of `gradient_norms_by_temperature` against T (log–log), with the masked-LM one as
-    a reference."""
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(6.5, 3.6))[1]
-    ax.loglog(norms['temperatures'], norms['T² · KL'], 'o-', label='soft targets, T² · KL (DistilBERT)')
-    ax.loglog(norms['temperatures'], norms['KL alone'], 'o-', label='soft targets, KL alone')
-    ax.axhline(norms['masked-LM'], color='C2', ls='--', label='hard labels (masked-LM loss), for scale')
-    ax.axvline(2.0, color='gray', ls=':', label='T = 2 (HF recipe)')
-    ax.set(xlabel='temperature T', ylabel='gradient norm on the student')
-    ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
-    return ax
-
-# %% ../nbs/02_losses.ipynb #b12dfa55
-def plot_cosine_per_position(students: dict, # name -> (batch, seq, hidden) student hidden states
-                             teacher_hidden: torch.Tensor, # (batch, seq, hidden)
-                             attention_mask: torch.Tensor, # (batch, seq)
-                             ax=None, # matplotlib axes to draw on; None: a new figure
-                            ):
-    "Mean (and interquartile band) over the batch of the student–teacher cosine at each position, one line per student."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(7, 3.2))[1]
-    keep = attention_mask.bool()
-    for i, (name, hidden) in enumerate(students.items()):
-        cos = cosine_per_position(hidden.detach().float(), teacher_hidden.float()).masked_fill(~keep, float('nan'))
-        mean, (q1, q3) = cos.nanmean(0), cos.nanquantile(torch.tensor([0.25, 0.75]), dim=0)
-        positions = range(cos.shape[1])
-        ax.plot(
-            positions,
-            mean,
-            color=f'C{i}',
-            label=f'{name}: L_cos = {cosine_loss(hidden.detach(), teacher_hidden, attention_mask).item():.3f}',
-        )
-        ax.fill_between(positions, q1, q3, color=f'C{i}', alpha=0.2)
-    ax.axhline(0, color='gray', lw=0.5)
-    ax.set(xlabel='position in the sequence', ylabel='cos(student, teacher)', ylim=(-0.2, 1.05)); ax.legend(fontsize=8)
-    return ax
-
 # %% ../nbs/02_losses.ipynb #27a84662
 def term_gradient_norms(student, # the student model (its parameters get no .grad; they are only measured)
                         batch: dict, # from `distillation_batch`
@@ -463,71 +422,3 @@ def loss_terms_view(student, # the student model
             f"{weights.ce:.2f}/{weights.mlm:.2f}/{weights.cos:.2f}"
         ),
     }
-
-# %% ../nbs/02_losses.ipynb #d306060e
-def plot_loss_view(view: dict, # from `loss_terms_view`
-                   axes=None, # three matplotlib axes to draw on; None: a new figure
-                  ):
-    """Three panels: the weighted terms, their gradient norms on the student, and teacher vs student at one masked
-    position."""
-    import matplotlib.pyplot as plt
-    axes = (
-        axes if axes is not None else plt.subplots(1, 3, figsize=(14, 3.2), gridspec_kw={'width_ratios': [1, 1, 2]})[1]
-    )
-    names, colors = ['ce', 'mlm', 'cos'], ['C0', 'C1', 'C2']
-    a = view['alphas']
-    axes[0].bar([f'{n}\nα={w:g}' for n, w in zip(names, a)], list(view['contributions']), color=colors)
-    axes[0].set(ylabel='α · L', title=f"contributions (total {view['total']:.2f}, T = {view['temperature']:.3g})")
-    axes[1].bar(names, list(view['gradient_norms']), color=colors)
-    axes[1].set(ylabel='α · ‖∇θ L‖', title='gradient norm on the student')
-    x = torch.arange(len(view['words']))
-    axes[2].bar(x - 0.2, view['teacher_probs'], 0.4, label='teacher', color='C3')
-    axes[2].bar(x + 0.2, view['student_probs'], 0.4, label='student', color='C7')
-    axes[2].set_xticks(x.tolist(), view['words'], rotation=30)
-    axes[2].set(
-        ylabel=f"p at T = {view['temperature']:.3g}",
-        ylim=(0, 1.15 * max(view['teacher_probs'].max(), view['student_probs'].max()).item()),
-        title=f"“…{view['context']}…”  hidden: {view['hidden_word']}",
-    )
-    axes[2].legend(fontsize=8)
-    return axes
-
-# %% ../nbs/02_losses.ipynb #539a36df
-def triple_loss_widget(student, # the student model
-                       batch: dict, # from `distillation_batch`
-                       tokenizer, # the teacher's tokenizer
-                       temperature: float = 2.0, # start value of the T slider
-                       alpha_ce: float = 5.0, # start value of the alpha_ce slider
-                       alpha_mlm: float = 2.0, # start value of the alpha_mlm slider
-                       alpha_cos: float = 1.0, # start value of the alpha_cos slider
-                       position: int = 0, # which `[MASK]` of the batch to show the distributions at
-                       measured: dict | None = None, # temperature -> `term_gradient_norms(student, batch, temperature)`
-                      ):
-    "Sliders for T and the three weights that redraw `loss_terms_view` on a real batch."
-    import threading, ipywidgets as widgets
-    from distil_edu.temperature import figure_png
-    style = {'description_width': '80px'}
-    t_slider = widgets.FloatLogSlider(
-        value=temperature, base=10, min=-0.5, max=1.3, step=0.02, description='T', style=style, continuous_update=False
-    )
-    sliders = [
-        widgets.FloatSlider(value=v, min=0, max=10, step=0.5, description=name, style=style, continuous_update=False)
-        for name, v in (('alpha_ce', alpha_ce), ('alpha_mlm', alpha_mlm), ('alpha_cos', alpha_cos))
-    ]
-    summary, out, lock = widgets.Label(), widgets.Image(format='png'), threading.Lock()
-    cache = {round(t, 4): m for t, m in (measured or {}).items()}
-    def redraw(*_):
-        with lock:
-            t = t_slider.value
-            if round(t, 4) not in cache:
-                cache[round(t, 4)] = term_gradient_norms(student, batch, t)  # the weights only rescale
-            try:
-                view = loss_terms_view(student, batch, tokenizer, t, *(s.value for s in sliders), position=position,
-                                       measured=cache[round(t, 4)])
-            except ValueError as e: summary.value = f'⚠ {e}'; return
-            summary.value = view['summary']
-            out.value = figure_png(lambda axes: plot_loss_view(view, axes), figsize=(14, 3.2), ncols=3,
-                                   gridspec_kw={'width_ratios': [1, 1, 2]})
-    for s in [t_slider, *sliders]: s.observe(redraw, 'value')
-    redraw()
-    return widgets.VBox([widgets.HBox([t_slider, *sliders[:1]]), widgets.HBox(sliders[1:]), summary, out])

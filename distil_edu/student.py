@@ -18,9 +18,9 @@ from .teacher import mask_batch, masked_logits
 
 # %% auto #0
 __all__ = ['HF_LAYERS', 'EMBEDDING_NAMES', 'LAYER_NAMES', 'HEAD_NAMES', 'every_other_layer', 'student_layers', 'student_config',
-           'weight_map', 'student_state_dict', 'make_student', 'random_student', 'plot_layer_map', 'count_parameters',
-           'size_breakdown', 'evaluating', 'median_latency', 'forward_macs', 'counted_macs', 'speed_table',
-           'student_head', 'student_masked_logits', 'compare_to_teacher', 'layer_cosines']
+           'weight_map', 'student_state_dict', 'make_student', 'random_student', 'count_parameters', 'size_breakdown',
+           'evaluating', 'median_latency', 'forward_macs', 'counted_macs', 'speed_table', 'student_head',
+           'student_masked_logits', 'compare_to_teacher', 'layer_cosines']
 
 # %% ../nbs/03_student.ipynb #fac839c9
 HF_LAYERS = (0, 2, 4, 7, 9, 11)  # the teacher layers of Hugging Face's released DistilBERT (for a 12-layer teacher)
@@ -190,31 +190,6 @@ def random_student(teacher, # a BERT masked-LM: only its shape is used
         student = DistilBertForMaskedLM(config)
     parameter = next(teacher.parameters())
     return student.to(device=parameter.device, dtype=parameter.dtype).eval()
-
-# %% ../nbs/03_student.ipynb #95da8be9
-def plot_layer_map(n_teacher_layers: int, # depth of the teacher
-                   layers=None, # as in `make_student`
-                   ax=None, # the Axes to draw on; None: a new figure
-                   title: str | None = None, # None: the layer counts and the chosen layers
-                  ):
-    "Teacher layers (left) and the student layers they initialize (right); unused teacher layers are grey."
-    import matplotlib.pyplot as plt
-    layers = student_layers(n_teacher_layers, layers)
-    ax = ax or plt.subplots(figsize=(3.2, 0.32*n_teacher_layers + 1.6))[1]
-    height = n_teacher_layers + 2  # embeddings at the bottom, head at the top
-    def box(x, y, text, used=True):
-        ax.text(x, y, text, ha='center', va='center', fontsize=8, color='black' if used else 'grey',
-                bbox=dict(boxstyle='round', fc='C0' if used else 'white', alpha=0.35 if used else 1, ec='grey'))
-    student_y = [1 + (i + 0.5) * n_teacher_layers / len(layers) - 0.5 for i in range(len(layers))]
-    for y, label in [(0, 'embeddings'), (height - 1, 'MLM head')]:
-        box(0, y, label); box(1, y, label); ax.plot([0.28, 0.72], [y, y], color='C0')
-    for t in range(n_teacher_layers): box(0, 1 + t, f'layer {t}', t in layers)
-    for i, (t, y) in enumerate(zip(layers, student_y)):
-        box(1, y, f'layer {i}'); ax.annotate('', (0.74, y), (0.26, 1 + t), arrowprops=dict(arrowstyle='->', color='C0'))
-    ax.set(xlim=(-0.45, 1.45), ylim=(-0.7, height - 0.3), xticks=[0, 1], xticklabels=['teacher', 'student'], yticks=[],
-           title=title if title is not None else f'{n_teacher_layers} -> {len(layers)}: {layers}')
-    for side in ax.spines.values(): side.set_visible(False)
-    return ax
 
 # %% ../nbs/03_student.ipynb #701fbd3c
 def count_parameters(model, # a PyTorch module

@@ -19,8 +19,7 @@ from .corpus import offline_base_path, tokenize_and_pack
 # %% auto #0
 __all__ = ['BERT_BASE', 'TeacherRecipe', 'mlm_from_encoder', 'mask_batch', 'masked_logits', 'masked_lm_accuracy', 'train_mlm',
            'offline_teacher_path', 'build_offline_teacher', 'teacher_card', 'hub_available', 'load_teacher',
-           'masked_distribution', 'top_tokens', 'tail_mass', 'plot_ranked', 'dark_knowledge_view', 'plot_top_tokens',
-           'dark_knowledge_widget', 'main']
+           'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view', 'main']
 
 # %% ../nbs/01_teacher.ipynb #e5e8bff4
 BERT_BASE = 'bert-base-uncased'  # the paper's teacher, for users who can reach a hub
@@ -285,23 +284,6 @@ def tail_mass(probs: torch.Tensor, # probabilities over the vocabulary
     "Probability outside the `k` most probable tokens."
     return 1.0 - probs.topk(k).values.sum().item()
 
-# %% ../nbs/01_teacher.ipynb #430f647e
-def plot_ranked(model, # a BERT masked-LM
-                tokenizer, # its tokenizer
-                text: str, # a text with exactly one mask token
-                temperatures=(1.0, 2.0, 5.0), # one curve per temperature
-                k: int = 1000, # how many ranks to draw
-                ax=None, # where to draw; default: a new figure
-               ):
-    "Probability against rank (log–log) for the `k` most probable tokens at several temperatures."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
-    for t in temperatures:
-        p = masked_distribution(model, tokenizer, text, t).sort(descending=True).values[:k]
-        ax.loglog(range(1, len(p)+1), p.numpy(), label=f'T = {t:g} (tail beyond 10: {tail_mass(p, 10):.0%})')
-    ax.set(xlabel='rank', ylabel='probability', title=text[:60]); ax.legend(fontsize=8)
-    return ax
-
 # %% ../nbs/01_teacher.ipynb #f5f47b9e
 def dark_knowledge_view(model, # a BERT masked-LM
                         tokenizer, # its tokenizer
@@ -313,38 +295,6 @@ def dark_knowledge_view(model, # a BERT masked-LM
     probs = masked_distribution(model, tokenizer, text, temperature)
     return {'top': top_tokens(probs, tokenizer, k), 'entropy': entropy(probs).item(), 'tail_mass': tail_mass(probs, k),
             'temperature': temperature}
-
-def plot_top_tokens(view: dict, # a `dark_knowledge_view`
-                    ax=None, # where to draw; default: a new figure
-                   ):
-    "Bar chart of a `dark_knowledge_view`'s top tokens; the title gives the entropy and the mass left in the tail."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(7, 3))[1]
-    ax.bar([t for t, _ in view['top']], [p for _, p in view['top']], color='C0')
-    ax.set(ylabel='probability', title=f"T = {view['temperature']:.2g}   entropy {view['entropy']:.2f} nats   "
-                                       f"tail {view['tail_mass']:.0%}")
-    ax.tick_params(axis='x', rotation=45)
-    return ax
-
-# %% ../nbs/01_teacher.ipynb #55cef966
-def dark_knowledge_widget(model, # a BERT masked-LM
-                          tokenizer, # its tokenizer
-                          text: str = 'I think this is the beginning of a beautiful [MASK].', # the starting sentence
-                         ):
-    "A sentence box and a T slider that redraw the teacher's top tokens at the mask."
-    import threading, ipywidgets as widgets
-    from distil_edu.temperature import figure_png
-    box = widgets.Text(value=text, description='Sentence', layout=widgets.Layout(width='90%'))
-    slider = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.02, description='T')
-    message, image, lock = widgets.Label(), widgets.Image(format='png'), threading.Lock()
-    def redraw(*_):
-        with lock:
-            try: view = dark_knowledge_view(model, tokenizer, box.value, slider.value)
-            except ValueError as error: message.value = f'⚠ {error}'; return
-            message.value = ''
-            image.value = figure_png(lambda ax: plot_top_tokens(view, ax), figsize=(7, 3))
-    box.observe(redraw, 'value'); slider.observe(redraw, 'value'); redraw()
-    return widgets.VBox([box, slider, message, image])
 
 # %% ../nbs/01_teacher.ipynb #2395813d
 def main():

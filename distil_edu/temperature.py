@@ -8,8 +8,7 @@ import math
 import torch
 
 # %% auto #0
-__all__ = ['softmax_with_temperature', 'entropy', 'plot_probabilities', 'plot_temperatures', 'plot_entropy_curve',
-           'fit_student_logits', 'temperature_view', 'figure_png', 'temperature_widget']
+__all__ = ['softmax_with_temperature', 'entropy', 'fit_student_logits', 'temperature_view']
 
 # %% ../nbs/00_temperature.ipynb #cd296cc3
 def _check_temperature(temperature) -> float:
@@ -53,47 +52,6 @@ def entropy(probs, # probabilities, non-negative and summing to 1 along `dim`
         raise ValueError("probs must sum to 1 along dim; did you pass logits? Use softmax_with_temperature first")
     return -torch.xlogy(probs, probs).sum(dim)
 
-# %% ../nbs/00_temperature.ipynb #c11e2a44
-def plot_probabilities(probs, # one distribution
-                       labels, # one name per class
-                       ax=None, # where to draw; default: a new figure
-                       title: str = '', # prefix of the title
-                      ):
-    "Bar chart of one distribution, with its entropy in the title."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(4, 3))[1]
-    probs = torch.as_tensor(probs)
-    ax.bar(list(labels), probs.tolist(), color='C0')
-    ax.set(ylim=(0, 1), ylabel='probability', title=f'{title}  H = {entropy(probs).item():.2f} nats'.strip())
-    return ax
-
-def plot_temperatures(logits, # scores to soften
-                      labels, # one name per score
-                      temperatures=(0.5, 1, 2, 5), # one panel per temperature
-                     ):
-    "One bar chart per temperature."
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(temperatures), figsize=(3.2*len(temperatures), 2.8), sharey=True)
-    for ax, t in zip(axes, temperatures):
-        plot_probabilities(softmax_with_temperature(logits, t), labels, ax, f'T = {t:g}')
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/00_temperature.ipynb #7fa1931c
-def plot_entropy_curve(logits, # scores to soften
-                       temperatures=None, # where to evaluate; default: 100 values from 0.03 to 30
-                       ax=None, # where to draw; default: a new figure
-                      ):
-    "Entropy of `softmax_with_temperature(logits, T)` against T, with the uniform distribution's log n."
-    import matplotlib.pyplot as plt
-    temperatures = temperatures if temperatures is not None else torch.logspace(-1.5, 1.5, 100).tolist()
-    ax = ax or plt.subplots(figsize=(5, 3))[1]
-    h = [entropy(softmax_with_temperature(logits, t)).item() for t in temperatures]
-    ax.semilogx(temperatures, h, label='H(p_T)')
-    ax.axhline(math.log(torch.as_tensor(logits).shape[-1]), ls='--', color='gray', label='log n (uniform)')
-    ax.set(xlabel='temperature T', ylabel='entropy (nats)'); ax.legend()
-    return ax
-
 # %% ../nbs/00_temperature.ipynb #2872c701
 def fit_student_logits(teacher_logits, # the target's scores
                        teacher_temperature: float, # T applied to the teacher
@@ -122,35 +80,3 @@ def temperature_view(logits, # scores to soften
     top = int(probs.argmax())
     return {'probs': probs, 'entropy': h,
             'summary': f'T = {temperature:.3g}   entropy = {h:.3f} nats   top: {labels[top]} ({probs[top].item():.1%})'}
-
-# %% ../nbs/00_temperature.ipynb #82a3e59d
-def figure_png(draw, # called with the new figure's Axes (or array of Axes) to draw on
-               figsize=(5, 3), # figure size in inches
-               **subplots, # passed to `Figure.subplots`, e.g. ncols=3
-              ) -> bytes:
-    "PNG bytes of a standalone figure drawn by `draw(axes)`, without pyplot's shared state (safe in widget callbacks)."
-    import io
-    from matplotlib.figure import Figure
-    figure = Figure(figsize=figsize, layout='tight')
-    draw(figure.subplots(**subplots))
-    buffer = io.BytesIO(); figure.savefig(buffer, format='png', dpi=90)
-    return buffer.getvalue()
-
-# %% ../nbs/00_temperature.ipynb #975ac720
-def temperature_widget(logits, # scores to soften
-                       labels, # one name per score
-                       temperature: float = 1.0, # the slider's starting value
-                      ):
-    "A T slider that redraws the probability bars and prints the entropy."
-    import threading, ipywidgets as widgets
-    slider = widgets.FloatLogSlider(value=temperature, base=10, min=-1.5, max=1.5, step=0.01, description='T',
-                                    continuous_update=True)
-    summary, image, lock = widgets.Label(), widgets.Image(format='png'), threading.Lock()
-    def redraw(*_):
-        with lock:
-            value = slider.value
-            view = temperature_view(logits, labels, value)
-            image.value = figure_png(lambda ax: plot_probabilities(view['probs'], labels, ax, title=f'T = {value:.3g}'))
-            summary.value = view['summary']
-    slider.observe(redraw, 'value'); redraw()
-    return widgets.VBox([slider, summary, image])

@@ -216,6 +216,7 @@ def summarize(distiller: Distiller, # a `Distiller` after `fit`, with validation
 
 # %% ../nbs/05a_train.ipynb #03e8fde0
 def run(config: DistilConfig | None = None, # settings; `teacher`, `corpus` and `student_layers` say what to distil
+        on_log=None, # passed to `Distiller.fit`, e.g. `LiveLossPlot()` in a notebook
        ) -> dict:
     """Distil end to end: teacher, corpus, student from `make_student`, `Distiller.fit`, then measure. Rank 0 prints
     and returns the results."""
@@ -238,7 +239,7 @@ def run(config: DistilConfig | None = None, # settings; `teacher`, `corpus` and 
             f"student: {student.config.n_layers} layers from teacher layers {student.config.teacher_layers}"
         )
     distiller = Distiller(teacher, student, config, train, valid, tokenizer=tokenizer, token_counts=counts)
-    distiller.fit()
+    distiller.fit(on_log)
     if distiller.interrupted:
         if rank == 0:
             print(

@@ -40,11 +40,36 @@ def test_every_module_has_a_chapter():
     assert set(import_graph()) == set(chapter_of_module()), (set(import_graph()), chapter_of_module())
 
 
+PRESENTATION = 'widgets'  # the one module that draws: taught across the chapters, it may import any of them
+
+
 def test_imports_follow_chapter_order():
     chapters, graph = chapter_of_module(), import_graph()
     backward = [f"{m} ({chapters[m]}) imports {d} ({chapters[d]})" for m, deps in graph.items() for d in deps
-                if chapters[d] > chapters[m]]
+                if chapters[d] > chapters[m] and m != PRESENTATION]
     assert not backward, backward
+
+
+def test_no_core_module_imports_the_presentation_layer():
+    importers = [m for m, deps in import_graph().items() if PRESENTATION in deps]
+    assert not importers, importers
+
+
+def third_party_imports(path: Path) -> set:
+    "Top-level package names that `path` imports anywhere, at the top or inside a function."
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import): found.update(a.name.split('.')[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module: found.add(node.module.split('.')[0])
+    return found
+
+
+def test_only_the_presentation_layer_draws():
+    "matplotlib, ipywidgets and IPython's display are imported by `distil_edu.widgets` only, not even inside a function."
+    drawing = {'matplotlib', 'ipywidgets'}
+    users = {p.stem: sorted(third_party_imports(p) & drawing) for p in PACKAGE.glob('*.py') if p.stem != PRESENTATION}
+    assert not {m: u for m, u in users.items() if u}, users
+    assert third_party_imports(PACKAGE/f'{PRESENTATION}.py') >= drawing
 
 
 def test_import_graph_is_acyclic():
