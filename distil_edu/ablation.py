@@ -6,7 +6,8 @@
 from __future__ import annotations
 import math
 
-from .evaluate import Budget, distil_student, downstream, masked_lm_report
+from .teacher import held_out_batches, masked_lm_report
+from .evaluate import Budget, distil_student, downstream
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'PAPER_TABLE4', 'run_ablation', 'ablation_changes', 'standard_error', 'ordering', 'disagreements']
@@ -53,28 +54,28 @@ def run_ablation(teacher, # BERT masked LM
         students[name], cards[name] = distil_student(
             teacher, tokenizer, config, train_data, init, token_counts, budget.cache
         )
-    mlm = masked_lm_report({'teacher': teacher, **students}, tokenizer, held_out, reference='teacher')
+    mlm = masked_lm_report({'teacher': teacher, **students}, held_out_batches(tokenizer, held_out), reference='teacher')
     results = {}
     for name, student in students.items():
         tuned = downstream(
             student, tokenizer, sentiment, budget.fine_tune_config(), cache=budget.cache, progress=progress
         )
         results[name] = {
-            'masked-LM accuracy': mlm[name]['accuracy'],
+            'masked_lm_accuracy': mlm[name]['accuracy'],
             'agreement': mlm[name]['agreement'],
-            'KL': mlm[name]['KL'],
-            'sentiment accuracy': tuned['test accuracy'],
-            'distillation minutes': cards[name]['seconds'] / 60,
-            'fine-tuning minutes': tuned['seconds'] / 60,
+            'kl': mlm[name]['kl'],
+            'sentiment_accuracy': tuned['test_accuracy'],
+            'distillation_minutes': cards[name]['seconds'] / 60,
+            'fine_tuning_minutes': tuned['seconds'] / 60,
             'cached': cards[name]['cached'] and tuned['cached'],
         }
-    return {'results': results, 'teacher': mlm['teacher'], 'masked tokens': mlm['teacher']['masked tokens'],
-            'test sentences': tuned['test examples'], 'cards': cards, 'students': students}
+    return {'results': results, 'teacher': mlm['teacher'], 'masked_tokens': mlm['teacher']['masked_tokens'],
+            'test_sentences': tuned['test_examples'], 'cards': cards, 'students': students}
 
 # %% ../nbs/07_ablation.ipynb #0b2df58a
 def ablation_changes(results: dict, # run name -> measures, from `run_ablation`
                      baseline: str = 'triple loss', # the run the others are compared with
-                     measures=('masked-LM accuracy', 'sentiment accuracy'), # accuracies in [0, 1]
+                     measures=('masked_lm_accuracy', 'sentiment_accuracy'), # accuracies in [0, 1]
                     ) -> dict:
     "Run name -> measure -> change against `baseline`, in percentage points."
     if baseline not in results: raise ValueError(f"baseline {baseline!r} is not among the runs: {list(results)}")

@@ -17,15 +17,15 @@ from fastcore.basics import patch
 from .checkpoint import (_finish_rotation, _set_rng_state, checkpoint_folders, load_checkpoint, load_step,
                                    save_checkpoint, stop_requested)
 from .parallel import pick_device, world
+from .teacher import masked_lm_report, mlm_parts
 from .losses import triple_loss
 from .corpus import in_notebook, progress, quiet_loading
 from .data import DynamicMaskingCollator
 
 # %% auto #0
 __all__ = ['LIMITS', 'RESUMABLE', 'DistilConfig', 'warmup_then_decay', 'parameter_groups', 'make_optimizer', 'derived_seed',
-           'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'mlm_parts', 'StudentStep',
-           'teacher_targets', 'micro_batch_loss', 'masked_predictions', 'compare_predictions', 'prepare_output_dir',
-           'Distiller']
+           'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'StudentStep', 'teacher_targets',
+           'micro_batch_loss', 'prepare_output_dir', 'Distiller']
 
 # %% ../nbs/05_distill.ipynb #4ef0ed66
 @dataclass
@@ -234,19 +234,6 @@ def selection_counts(batch: dict, # a masked batch with `attention_mask` and `la
     return {'ce': masked if restrict_ce_to_mask else tokens, 'mlm': masked, 'cos': tokens}
 
 # %% ../nbs/05_distill.ipynb #1859a771
-def mlm_parts(model, # a BERT or DistilBERT masked LM
-             ) -> tuple:
-    "The encoder and the LM head of a BERT or DistilBERT masked LM, so the head can run on chosen positions only."
-    if hasattr(model, 'distilbert'):
-        def head(hidden):
-            return model.vocab_projector(model.vocab_layer_norm(model.activation(model.vocab_transform(hidden))))
-        return model.distilbert, head
-    if hasattr(model, 'bert') and hasattr(model, 'cls'): return model.bert, model.cls
-    raise TypeError(
-        "model must be a BERT or DistilBERT masked LM (BertForMaskedLM, DistilBertForMaskedLM), got "
-        f"{type(model).__name__}"
-    )
-
 class StudentStep(torch.nn.Module):
     "The student's encoder and its LM head at chosen positions, as one module for DDP and `torch.compile` to wrap."
     def __init__(self, student, # a DistilBERT (or BERT) masked LM, see `mlm_parts`
@@ -311,40 +298,6 @@ def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.co
         config.alpha_ce * shares['ce'] + config.alpha_mlm * shares['mlm'] + config.alpha_cos * shares['cos']
     )
     return shares
-
-# %% ../nbs/05_distill.ipynb #5e4cae4e
-@torch.inference_mode()
-def masked_predictions(model, # BERT or DistilBERT masked LM
-                       batches: list, # masked batches (`input_ids`, `attention_mask`, `labels`)
-                       autocast=contextlib.nullcontext, # e.g. bf16 autocast on GPU
-                      ) -> dict:
-    "The model's top-1 word, its cross-entropy and the true word at every masked position of `batches`."
-    was_training = model.training; model.eval()
-    encoder, head = mlm_parts(model)
-    device = next(model.parameters()).device
-    top, loss, label = [], [], []
-    for batch in batches:
-        input_ids, attention_mask, labels = (batch[k].to(device) for k in ('input_ids', 'attention_mask', 'labels'))
-        masked = labels != -100
-        with autocast():
-            logits = head(encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[masked]).float()
-        top.append(logits.argmax(-1)); label.append(labels[masked])
-        loss.append(F.cross_entropy(logits, labels[masked], reduction='none'))
-    model.train(was_training)
-    return {'top': torch.cat(top).cpu(), 'loss': torch.cat(loss).cpu(), 'label': torch.cat(label).cpu()}
-
-def compare_predictions(student: dict, # the student's `masked_predictions`
-                        teacher: dict, # the teacher's `masked_predictions` on the same batches
-                       ) -> dict:
-    "Masked-LM loss and accuracy of student and teacher, and the student's top-1 agreement with the teacher."
-    return {
-        'student_loss': student['loss'].mean().item(),
-        'student_accuracy': (student['top'] == student['label']).float().mean().item(),
-        'teacher_loss': teacher['loss'].mean().item(),
-        'teacher_accuracy': (teacher['top'] == teacher['label']).float().mean().item(),
-        'agreement': (student['top'] == teacher['top']).float().mean().item(),
-        'masked_tokens': len(student['top']),
-    }
 
 # %% ../nbs/05_distill.ipynb #9de5aae8
 RESUMABLE = (
@@ -472,7 +425,7 @@ class Distiller:
                                                token_counts=token_counts if use_counts else None,
                                                smoothing=c.smoothing if use_counts else 0.7)
         self.train_data, self.valid_batches = train_data, self._valid_batches(valid_data)
-        self.step, self.history, self.teacher_predictions, self._unlogged, self.stopped_by = 0, [], None, [], None
+        self.step, self.history, self._unlogged, self.stopped_by = 0, [], [], None
         self.output_dir = Path(c.output_dir)
         self._resume = self._start_or_resume()
 
@@ -667,15 +620,12 @@ def validate(self: Distiller, bar=None, # a tqdm bar to write a summary line to;
             ) -> dict | None:
     "Masked-LM loss and accuracy of student and teacher on the validation batches, and their top-1 agreement (rank 0)."
     if not self.valid_batches or not self.is_main: return None
-    if self.teacher_predictions is None:
-        self.teacher_predictions = masked_predictions(self.teacher, self.valid_batches, self.autocast)
-    record = {
-        'kind': 'valid',
-        'step': self.step,
-        **compare_predictions(
-            masked_predictions(self.student, self.valid_batches, self.autocast), self.teacher_predictions
-        ),
-    }
+    models = {'student': self.student, 'teacher': self.teacher}
+    student, teacher = masked_lm_report(models, self.valid_batches, 'teacher', self.autocast).values()  # chapter 01
+    record = {'kind': 'valid', 'step': self.step, 'student_loss': student['loss'],
+              'student_accuracy': student['accuracy'], 'teacher_loss': teacher['loss'],
+              'teacher_accuracy': teacher['accuracy'], 'agreement': student['agreement'], 'kl': student['kl'],
+              'masked_tokens': student['masked_tokens']}
     self._record(record)
     if bar is not None:
         bar.write(

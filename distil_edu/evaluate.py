@@ -15,16 +15,16 @@ import torch.nn.functional as F
 from .corpus import cache_dir, data_dir, quiet_loading
 from .corpus import progress as progress_bar
 from .data import length_grouped_order
-from .teacher import mask_batch
+from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
 from .student import count_parameters, make_student, random_student
-from .distill import DistilConfig, Distiller, mlm_parts
+from .distill import DistilConfig, Distiller
 
 # %% auto #0
 __all__ = ['SENTIMENT_PACKAGE', 'SENTIMENT_ARCHIVE', 'SENTIMENT_FILE', 'RUN_ONLY', 'PAPER', 'parameter_counts', 'inference_speed',
-           'masked_lm_report', 'sentiment_dir', 'extract_sentiment', 'fetch_sentiment', 'read_ratings',
-           'split_by_group', 'load_sentiment', 'SentimentClassifier', 'FineTuneConfig', 'classifier_from',
-           'epoch_batches', 'pad_batch', 'predict', 'accuracy', 'fine_tune', 'Budget', 'student_key', 'distil_student',
-           'downstream_key', 'downstream', 'results_table']
+           'sentiment_dir', 'extract_sentiment', 'fetch_sentiment', 'read_ratings', 'split_by_group', 'load_sentiment',
+           'SentimentClassifier', 'FineTuneConfig', 'classifier_from', 'epoch_batches', 'pad_batch', 'predict',
+           'accuracy', 'fine_tune', 'Budget', 'student_key', 'distil_student', 'downstream_key', 'downstream',
+           'results_table']
 
 # %% ../nbs/06_evaluate.ipynb #61e2fcf1
 def parameter_counts(model, # a BERT or DistilBERT model: masked LM, encoder, or classifier built on one
@@ -84,58 +84,6 @@ def inference_speed(models: dict, # name -> BERT or DistilBERT model; the first 
     return [{'model': name, 'device': device.type, 'batch size': b, 'ms per batch': 1000 * seconds[name, b],
              'sequences per second': b / seconds[name, b], 'speed-up': seconds[reference, b] / seconds[name, b]}
             for b in batch_sizes for name in models]
-
-# %% ../nbs/06_evaluate.ipynb #0c819364
-@torch.inference_mode()
-def masked_lm_report(models: dict, # name -> BERT or DistilBERT masked LM
-                     tokenizer, # the tokenizer all models share
-                     sequences: list, # held-out token-id lists (e.g. from `tokenize_and_pack`)
-                     reference: str | None = None, # name of the model to compare the others with (the teacher)
-                     batch_size: int = 64, # sequences per forward pass
-                     seed: int = 1234, # seed of the masks: the same masks for every model
-                    ) -> dict:
-    """Per model: masked-LM accuracy, loss, perplexity, and top-1 agreement and KL at T = 1 with `reference`, on the
-    same masked positions."""
-    if len(sequences) == 0: raise ValueError("sequences is empty: pass held-out token-id lists")
-    if reference is not None and reference not in models:
-        raise ValueError(f"reference {reference!r} is not one of the models: {list(models)}")
-    parts = {name: mlm_parts(model) for name, model in models.items()}
-    modes = {name: model.training for name, model in models.items()}
-    totals = {name: dict(correct=0, loss=0.0, agree=0, kl=0.0) for name in models}
-    count = 0
-    try:
-        for model in models.values(): model.eval()
-        for start in range(0, len(sequences), batch_size):
-            batch = mask_batch(tokenizer, list(sequences[start:start + batch_size]), seed=seed + start)
-            masked = batch['labels'] != -100
-            labels = batch['labels'][masked]
-            logits = {}
-            for name, (encoder, head) in parts.items():
-                device = next(models[name].parameters()).device
-                hidden = encoder(
-                    input_ids=batch['input_ids'].to(device), attention_mask=batch['attention_mask'].to(device)
-                ).last_hidden_state
-                logits[name] = head(hidden[masked.to(device)]).float().cpu()
-            if reference is not None: reference_log_probs = F.log_softmax(logits[reference], -1)
-            for name, z in logits.items():
-                total = totals[name]
-                total['correct'] += (z.argmax(-1) == labels).sum().item()
-                total['loss'] += F.cross_entropy(z, labels, reduction='sum').item()
-                if reference is not None:
-                    total['agree'] += (z.argmax(-1) == logits[reference].argmax(-1)).sum().item()
-                    total['kl'] += F.kl_div(
-                        F.log_softmax(z, -1), reference_log_probs, log_target=True, reduction='sum'
-                    ).item()
-            count += len(labels)
-    finally:
-        for name, model in models.items(): model.train(modes[name])
-    report = {}
-    for name, total in totals.items():
-        loss = total['loss'] / count
-        report[name] = {'accuracy': total['correct'] / count, 'loss': loss, 'perplexity': math.exp(loss)}
-        if reference is not None: report[name].update(agreement=total['agree'] / count, KL=total['kl'] / count)
-        report[name]['masked tokens'] = count
-    return report
 
 # %% ../nbs/06_evaluate.ipynb #e6845121
 SENTIMENT_PACKAGE = (
@@ -411,8 +359,8 @@ def fine_tune(model, # a BERT or DistilBERT masked LM; its encoder is copied, no
     seconds = time.perf_counter() - started
     test = data['test'][:config.test_examples]  # None: all
     return {
-        'test accuracy': accuracy(predict(classifier, tokenizer, test['text'], config.max_length), test['label']),
-        'test examples': len(test['label']),
+        'test_accuracy': accuracy(predict(classifier, tokenizer, test['text'], config.max_length), test['label']),
+        'test_examples': len(test['label']),
         'steps': config.max_steps,
         'seconds': seconds,
         'losses': losses,
@@ -570,6 +518,7 @@ def downstream_key(model, # the masked LM to be fine-tuned
     train, test = data['train'][:], data['test'][:]
     state = model.state_dict()
     return _digest(
+        'results v2',  # snake_case keys since v2: a result cached before that is fine-tuned again
         type(model).__name__,
         json.dumps(asdict(config), sort_keys=True),
         train['id'],

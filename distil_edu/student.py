@@ -14,13 +14,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertForMaskedLM, BertModel, DistilBertConfig, DistilBertForMaskedLM
 from transformers.models.bert.modeling_bert import BertLMPredictionHead
 
-from .teacher import mask_batch, masked_logits
+from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
 
 # %% auto #0
 __all__ = ['HF_LAYERS', 'EMBEDDING_NAMES', 'LAYER_NAMES', 'HEAD_NAMES', 'every_other_layer', 'student_layers', 'student_config',
            'weight_map', 'student_state_dict', 'make_student', 'random_student', 'count_parameters', 'size_breakdown',
-           'evaluating', 'median_latency', 'forward_macs', 'counted_macs', 'speed_table', 'student_head',
-           'student_masked_logits', 'compare_to_teacher', 'layer_cosines']
+           'evaluating', 'median_latency', 'forward_macs', 'counted_macs', 'speed_table', 'layer_cosines']
 
 # %% ../nbs/03_student.ipynb #fac839c9
 HF_LAYERS = (0, 2, 4, 7, 9, 11)  # the teacher layers of Hugging Face's released DistilBERT (for a 12-layer teacher)
@@ -280,56 +279,6 @@ def speed_table(teacher, # the BERT masked-LM to time
             'speed-up': seconds['teacher'] / seconds['student'],
         }
     return rows
-
-# %% ../nbs/03_student.ipynb #b197017d
-def student_head(student: DistilBertForMaskedLM, # the student whose head runs
-                 hidden: torch.Tensor, # hidden states (..., dim), e.g. at the masked positions only
-                ) -> torch.Tensor:
-    "The student's MLM head: transform, activation, LayerNorm, projection to the vocabulary."
-    return student.vocab_projector(student.vocab_layer_norm(student.activation(student.vocab_transform(hidden))))
-
-def student_masked_logits(student: DistilBertForMaskedLM, # a DistilBERT masked-LM
-                          input_ids: torch.Tensor, # (batch, sequence) token ids
-                          labels: torch.Tensor, # original ids at masked positions, -100 elsewhere
-                          attention_mask: torch.Tensor | None = None, # 1 on tokens, 0 on padding; None: all tokens
-                         ) -> tuple:
-    "Student MLM logits and labels at the masked positions only (`labels != -100`)."
-    hidden = student.distilbert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-    selected = labels != -100
-    return student_head(student, hidden[selected]), labels[selected]
-
-# %% ../nbs/03_student.ipynb #5adee6db
-@torch.inference_mode()
-def compare_to_teacher(students, # a student, or a dict name -> student
-                       teacher, # the BERT masked-LM to compare with
-                       tokenizer, # its tokenizer, for the masks
-                       sequences: list, # held-out token-id lists of equal length
-                       batch_size: int = 32, # sequences per forward pass
-                       seed: int = 1234, # seed of the masks; the batch starting at row i uses seed + i
-                      ) -> dict:
-    """Masked-LM loss and accuracy, top-1 agreement with `teacher`, and KL divergence from it, on fixed masks, for each
-    student."""
-    named = students if isinstance(students, dict) else {'student': students}
-    totals = {name: dict(loss=0.0, correct=0, agree=0, kl=0.0) for name in named}
-    count = 0
-    with evaluating(teacher, *named.values()):
-        for start in range(0, len(sequences), batch_size):
-            batch = mask_batch(tokenizer, sequences[start:start + batch_size], seed=seed + start)
-            teacher_logits, labels = masked_logits(teacher, batch['input_ids'], batch['labels'])
-            teacher_log_probs = F.log_softmax(teacher_logits.float(), -1)
-            for name, student in named.items():
-                logits = student_masked_logits(student, batch['input_ids'], batch['labels'])[0].float()
-                total = totals[name]
-                total['loss'] += F.cross_entropy(logits, labels, reduction='sum').item()
-                total['correct'] += (logits.argmax(-1) == labels).sum().item()
-                total['agree'] += (logits.argmax(-1) == teacher_logits.argmax(-1)).sum().item()
-                total['kl'] += F.kl_div(
-                    F.log_softmax(logits, -1), teacher_log_probs, log_target=True, reduction='sum'
-                ).item()
-            count += len(labels)
-    results = {name: {'mlm loss': t['loss'] / count, 'accuracy': t['correct'] / count, 'agreement': t['agree'] / count,
-                      'KL from teacher': t['kl'] / count, 'masked tokens': count} for name, t in totals.items()}
-    return results if isinstance(students, dict) else results['student']
 
 # %% ../nbs/03_student.ipynb #22d31242
 @torch.inference_mode()

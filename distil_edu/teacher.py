@@ -4,12 +4,13 @@
 
 # %% ../nbs/01_teacher.ipynb #28fae380
 from __future__ import annotations
-import hashlib, json, math, os, shutil, socket, time
+import contextlib, hashlib, json, math, os, shutil, socket, time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
+import torch.nn.functional as F
 from transformers import AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling
 
 from .temperature import entropy, softmax_with_temperature
@@ -17,9 +18,10 @@ from .corpus import OFFLINE_PACKAGE, cache_dir, fetch_corpus, load_corpus, progr
 from .corpus import offline_base_path, tokenize_and_pack
 
 # %% auto #0
-__all__ = ['BERT_BASE', 'TeacherRecipe', 'mlm_from_encoder', 'mask_batch', 'masked_logits', 'masked_lm_accuracy', 'train_mlm',
-           'offline_teacher_path', 'build_offline_teacher', 'teacher_card', 'hub_available', 'load_teacher',
-           'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view', 'main']
+__all__ = ['BERT_BASE', 'TeacherRecipe', 'mlm_from_encoder', 'mask_batch', 'mlm_parts', 'masked_logits', 'held_out_batches',
+           'masked_lm_report', 'train_mlm', 'offline_teacher_path', 'build_offline_teacher', 'teacher_card',
+           'hub_available', 'load_teacher', 'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view',
+           'main']
 
 # %% ../nbs/01_teacher.ipynb #e5e8bff4
 BERT_BASE = 'bert-base-uncased'  # the paper's teacher, for users who can reach a hub
@@ -71,34 +73,81 @@ def mask_batch(tokenizer, # a tokenizer with a mask token
         if seed is not None: torch.manual_seed(seed)
         return collator([{'input_ids': s} for s in sequences])
 
-def masked_logits(model: BertForMaskedLM, # a BERT masked-LM
+def mlm_parts(model, # a BERT or DistilBERT masked LM
+             ) -> tuple:
+    "The encoder and the LM head of a BERT or DistilBERT masked LM, so the head can run on chosen positions only."
+    if hasattr(model, 'distilbert'):
+        def head(hidden):
+            return model.vocab_projector(model.vocab_layer_norm(model.activation(model.vocab_transform(hidden))))
+        return model.distilbert, head
+    if hasattr(model, 'bert') and hasattr(model, 'cls'): return model.bert, model.cls
+    raise TypeError("model must be a BERT or DistilBERT masked LM (BertForMaskedLM, DistilBertForMaskedLM), got "
+                    f"{type(model).__name__}")
+
+def masked_logits(model, # a BERT or DistilBERT masked LM
                   input_ids: torch.Tensor, # (batch, sequence) token ids
                   labels: torch.Tensor, # original ids at masked positions, -100 elsewhere
+                  attention_mask: torch.Tensor | None = None, # (batch, sequence), 0 at padding; None: no padding
                  ) -> tuple:
-    "MLM logits and labels at the masked positions only (`labels != -100`)."
-    hidden = model.bert(input_ids=input_ids).last_hidden_state
+    "MLM logits and labels at the masked positions only (`labels != -100`): the encoder everywhere, the head there."
+    encoder, head = mlm_parts(model)
+    hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     selected = labels != -100
-    return model.cls(hidden[selected]), labels[selected]
+    return head(hidden[selected]), labels[selected]
+
+# %% ../nbs/01_teacher.ipynb #e1a1c002
+def held_out_batches(tokenizer, # a tokenizer with a mask token
+                     sequences: list, # held-out token-id lists of equal length
+                     batch_size: int = 64, # sequences per batch
+                     seed: int = 1234, # seed of the masks: the batch starting at row i uses `seed + i`
+                    ) -> list:
+    "`sequences` masked once, in batches, with fixed masks: what every model of a comparison is measured on."
+    if len(sequences) == 0: raise ValueError("sequences is empty: pass held-out token-id lists")
+    return [mask_batch(tokenizer, list(sequences[start:start + batch_size]), seed=seed + start)
+            for start in range(0, len(sequences), batch_size)]
 
 @torch.inference_mode()
-def masked_lm_accuracy(model, # a BERT masked-LM
-                       tokenizer, # its tokenizer
-                       sequences: list, # held-out token-id lists of equal length
-                       batch_size: int = 64, # sequences per forward pass
-                       seed: int = 1234, # seed of the masks
-                      ) -> dict:
-    "Accuracy and mean loss of `model` at masked positions of `sequences`, on fixed masks."
-    was_training = model.training; model.eval()
-    device = next(model.parameters()).device
-    correct = total = 0; loss_sum = 0.0
-    for start in range(0, len(sequences), batch_size):
-        batch = mask_batch(tokenizer, sequences[start:start+batch_size], seed=seed+start)
-        logits, labels = masked_logits(model, batch['input_ids'].to(device), batch['labels'].to(device))
-        correct += (logits.argmax(-1) == labels).sum().item()
-        loss_sum += torch.nn.functional.cross_entropy(logits.float(), labels, reduction='sum').item()
-        total += len(labels)
-    model.train(was_training)
-    return {'accuracy': correct/total, 'loss': loss_sum/total, 'masked_tokens': total}
+def masked_lm_report(models: dict, # name -> BERT or DistilBERT masked LM
+                     batches: list, # masked batches (`input_ids`, `attention_mask`, `labels`), e.g. `held_out_batches`
+                     reference: str | None = None, # name of the model the others are compared with (the teacher)
+                     autocast=contextlib.nullcontext, # context of the forward passes, e.g. bf16 autocast on a GPU
+                    ) -> dict:
+    """Per model, on the same masked positions: accuracy, loss and perplexity; with `reference`, top-1 agreement with it
+    and KL(reference ‖ model) at T = 1."""
+    if reference is not None and reference not in models:
+        raise ValueError(f"reference {reference!r} is not one of the models: {list(models)}")
+    modes = {name: model.training for name, model in models.items()}
+    totals = {name: dict(correct=0, loss=0.0, agree=0, kl=0.0) for name in models}
+    count = 0
+    try:
+        for model in models.values(): model.eval()
+        for batch in batches:
+            logits = {}
+            for name, model in models.items():
+                device = next(model.parameters()).device
+                inputs = (batch[key].to(device) for key in ('input_ids', 'labels', 'attention_mask'))
+                with autocast(): z, labels = masked_logits(model, *inputs)
+                logits[name] = z.float().cpu()
+            labels = labels.cpu()
+            if reference is not None: reference_log_probs = F.log_softmax(logits[reference], -1)
+            for name, z in logits.items():
+                total = totals[name]
+                total['correct'] += (z.argmax(-1) == labels).sum().item()
+                total['loss'] += F.cross_entropy(z, labels, reduction='sum').item()
+                if reference is not None:
+                    total['agree'] += (z.argmax(-1) == logits[reference].argmax(-1)).sum().item()
+                    total['kl'] += F.kl_div(F.log_softmax(z, -1), reference_log_probs, log_target=True,
+                                            reduction='sum').item()
+            count += len(labels)
+    finally:
+        for name, model in models.items(): model.train(modes[name])
+    report = {}
+    for name, total in totals.items():
+        report[name] = {'accuracy': total['correct'] / count, 'loss': total['loss'] / count}
+        report[name]['perplexity'] = math.exp(report[name]['loss'])
+        if reference is not None: report[name].update(agreement=total['agree'] / count, kl=total['kl'] / count)
+        report[name]['masked_tokens'] = count
+    return report
 
 # %% ../nbs/01_teacher.ipynb #a1b38333
 def _optimizer(model, # the model to train
@@ -167,11 +216,12 @@ def build_offline_teacher(recipe: TeacherRecipe | None = None, # adaptation sett
     train, valid = _sequences(corpus['train'], tokenizer, recipe), _sequences(corpus['validation'], tokenizer, recipe)
     held_out = valid[:recipe.eval_sequences]
     model = mlm_from_encoder(offline_base_path(), seed=recipe.seed).to(device)
-    before = masked_lm_accuracy(model, tokenizer, held_out)
+    batches = held_out_batches(tokenizer, held_out)
+    before = masked_lm_report({'teacher': model}, batches)['teacher']
     start = time.time()
     losses = train_mlm(model, tokenizer, train, recipe, device=device)
     seconds = time.time() - start
-    after = masked_lm_accuracy(model, tokenizer, held_out)
+    after = masked_lm_report({'teacher': model}, batches)['teacher']
     card = {
         'recipe': asdict(recipe),
         'base': OFFLINE_PACKAGE,

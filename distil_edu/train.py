@@ -17,7 +17,8 @@ from .corpus import load_corpus, tokenize_and_pack
 from .teacher import load_teacher
 from .student import count_parameters, make_student
 from .data import token_counts
-from .distill import DistilConfig, Distiller, mlm_parts, prepare_output_dir
+from .distill import DistilConfig, Distiller, prepare_output_dir
+from .teacher import mlm_parts
 
 # %% auto #0
 __all__ = ['PRESETS', 'USER_ERRORS', 'read_config_file', 'config_from_args', 'describe', 'inference_speeds', 'run_table',
