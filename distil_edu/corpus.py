@@ -12,8 +12,8 @@ import datasets
 
 # %% auto #0
 __all__ = ['CORPUS_PACKAGE', 'CORPUS_PARTS', 'OFFLINE_PACKAGE', 'data_dir', 'cache_dir', 'default_corpus_dir', 'fetch_corpus',
-           'corpus_files', 'quiet_loading', 'in_notebook', 'progress', 'load_corpus', 'tokenize_and_pack',
-           'offline_base_path']
+           'corpus_files', 'quiet_loading', 'in_notebook', 'progress', 'quiet_in_notebook', 'load_corpus',
+           'tokenize_and_pack', 'offline_base_path']
 
 # %% ../nbs/00a_corpus.ipynb #7ecdba17
 def _repo_root() -> Path | None:
@@ -134,6 +134,10 @@ def progress(iterable=None, # what to loop over; None: update the bar by hand
             self._handle.update({'text/plain': self.format_meter(**self.format_dict)}, raw=True)
     return _Bar(iterable, desc=desc, total=total, **kwargs)
 
+def quiet_in_notebook():
+    "`quiet_loading` in a notebook, where `datasets`' bars of a few seconds are saved at 0%; a terminal keeps them."
+    return quiet_loading() if in_notebook() else contextlib.nullcontext()
+
 # %% ../nbs/00a_corpus.ipynb #a210662b
 def _check_text_file(path: Path):
     """A `ValueError` naming `path` unless it is UTF-8 text (read in 1 MiB blocks: a binary file fails at its first odd
@@ -205,7 +209,7 @@ def load_corpus(source: str | Path | Sequence | None = None, # None: default; a 
     elif os.sep in str(source) or str(source).endswith('.txt'):
         raise FileNotFoundError(f"source: no such file or folder: {source}")
     else: ds = _hub_text(str(source), config)
-    ds = ds.filter(lambda b: [bool(t.strip()) for t in b['text']], batched=True)
+    with quiet_in_notebook(): ds = ds.filter(lambda b: [bool(t.strip()) for t in b['text']], batched=True)
     if len(ds) < 2:
         raise ValueError(f"source {str(where)!r} holds {len(ds)} non-empty document(s); at least 2 are needed to split "
                          "(expected text files with words in them)")
@@ -283,9 +287,9 @@ def tokenize_and_pack(dataset: datasets.Dataset, # rows with a `text` column
     _check_dataset(dataset, 'text')
     def pack(batch):
         return {'input_ids': _pack_block([t for ids in batch['ids'] for t in ids], tokenizer, max_length, min_length)}
-    packed = _tokenize(dataset, tokenizer, num_proc).map(
-        pack, batched=True, batch_size=1000, remove_columns=['ids'], desc='Packing'
-    )
+    with quiet_in_notebook():
+        tokenized = _tokenize(dataset, tokenizer, num_proc)
+        packed = tokenized.map(pack, batched=True, batch_size=1000, remove_columns=['ids'], desc='Packing')
     if len(packed) == 0: raise ValueError(f"dataset holds fewer than min_length={min_length} tokens: nothing to pack")
     return packed
 

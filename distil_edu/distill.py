@@ -300,20 +300,8 @@ def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.co
     return shares
 
 # %% ../nbs/05_distill.ipynb #9de5aae8
-RESUMABLE = (
-    'micro_batch_size',
-    'time_budget',
-    'log_every',
-    'eval_every',
-    'checkpoint_every',
-    'valid_sequences',
-    'output_dir',
-    'resume',
-    'overwrite',
-    'progress',
-    'device',
-    'compile',
-)  # settings a resumed run may change
+RESUMABLE = ('micro_batch_size', 'time_budget', 'log_every', 'eval_every', 'checkpoint_every', 'valid_sequences',
+             'output_dir', 'resume', 'overwrite', 'progress', 'device', 'compile')  # settings a resumed run may change
 
 def _rows(data, indices) -> list:
     "The token-id lists of `data` (a `datasets.Dataset` with `input_ids`, or a list of lists) at `indices`."

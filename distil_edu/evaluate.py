@@ -417,19 +417,9 @@ class Budget:
         )
 
 # %% ../nbs/06_evaluate.ipynb #4f468075
-RUN_ONLY = (
-    'output_dir',
-    'resume',
-    'overwrite',
-    'progress',
-    'device',
-    'compile',
-    'log_every',
-    'eval_every',
-    'checkpoint_every',
-    'valid_sequences',
-    'micro_batch_size',
-)  # `DistilConfig` fields that do not change the trained student
+# `DistilConfig` fields that do not change the trained student
+RUN_ONLY = ('output_dir', 'resume', 'overwrite', 'progress', 'device', 'compile', 'log_every', 'eval_every',
+            'checkpoint_every', 'valid_sequences', 'micro_batch_size')
 
 def _digest(*parts) -> str:
     "A short hash of `parts`: strings, tensors, data sets of token ids (`input_ids`), or sequences of rows."

@@ -45,10 +45,8 @@ def _check_positions(mask, positions: tuple, name: str, check: bool = True) -> t
 
 def _check_logits(student_logits, teacher_logits) -> tuple:
     "Both logits as float tensors of one shape `(..., vocab)`; the error for different vocabularies shows both shapes."
-    student_logits, teacher_logits = (
-        _as_float(student_logits, 'student_logits'),
-        _as_float(teacher_logits, 'teacher_logits'),
-    )
+    student_logits = _as_float(student_logits, 'student_logits')
+    teacher_logits = _as_float(teacher_logits, 'teacher_logits')
     s, t = tuple(student_logits.shape), tuple(teacher_logits.shape)
     if student_logits.ndim < 2:
         raise ValueError(f"student_logits must have shape (positions, vocab) or (batch, seq, vocab), got {s}")
@@ -146,10 +144,8 @@ def cosine_per_position(student_hidden: torch.Tensor, # (..., hidden)
 
 def _check_hidden(student_hidden, teacher_hidden) -> tuple:
     "Both hidden states as float tensors of one shape `(..., hidden)`; a size mismatch says a projection is needed."
-    student_hidden, teacher_hidden = (
-        _as_float(student_hidden, 'student_hidden'),
-        _as_float(teacher_hidden, 'teacher_hidden'),
-    )
+    student_hidden = _as_float(student_hidden, 'student_hidden')
+    teacher_hidden = _as_float(teacher_hidden, 'teacher_hidden')
     s, t = tuple(student_hidden.shape), tuple(teacher_hidden.shape)
     if student_hidden.ndim < 2:
         raise ValueError(f"student_hidden must have shape (batch, seq, hidden) or (positions, hidden), got {s}")

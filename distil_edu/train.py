@@ -26,30 +26,12 @@ __all__ = ['PRESETS', 'USER_ERRORS', 'read_config_file', 'config_from_args', 'de
 
 # %% ../nbs/05a_train.ipynb #af828943
 PRESETS = {  # named sets of settings for `--preset`
-    'demo': dict(
-        batch_size=16,
-        micro_batch_size=16,
-        learning_rate=1e-4,
-        max_steps=100,
-        time_budget=6.0,
-        eval_every=25,
-        checkpoint_every=25,
-        log_every=5,
-        valid_sequences=256,
-        output_dir='runs/demo',
-        overwrite=True,
-    ),  # 2 CPU cores, < 10 min
-    'gpu': dict(
-        batch_size=4096,
-        micro_batch_size=256,
-        max_steps=300,
-        time_budget=20.0,
-        eval_every=25,
-        checkpoint_every=25,
-        log_every=1,
-        valid_sequences=1024,
-        output_dir='runs/gpu',
-    ),  # the paper's batch size on one GPU, for 20 minutes
+    # 2 CPU cores, < 10 min
+    'demo': dict(batch_size=16, micro_batch_size=16, learning_rate=1e-4, max_steps=100, time_budget=6.0, eval_every=25,
+                 checkpoint_every=25, log_every=5, valid_sequences=256, output_dir='runs/demo', overwrite=True),
+    # the paper's batch size on one GPU, for 20 minutes
+    'gpu': dict(batch_size=4096, micro_batch_size=256, max_steps=300, time_budget=20.0, eval_every=25,
+                checkpoint_every=25, log_every=1, valid_sequences=1024, output_dir='runs/gpu'),
 }
 
 def _field_docs() -> dict:
