@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy, hashlib, json, math, shutil, statistics, subprocess, sys, tarfile, tempfile, time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import datasets
@@ -17,7 +18,7 @@ from .corpus import progress as progress_bar
 from .data import length_grouped_order
 from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
 from .student import count_parameters, make_student, random_student
-from .distill import DistilConfig, Distiller
+from .distill import DistilConfig, Distiller, parameter_groups, warmup_then_decay
 
 # %% auto #0
 __all__ = ['SENTIMENT_PACKAGE', 'SENTIMENT_ARCHIVE', 'SENTIMENT_FILE', 'RUN_ONLY', 'PAPER', 'parameter_counts', 'inference_speed',
@@ -337,12 +338,10 @@ def fine_tune(model, # a BERT or DistilBERT masked LM; its encoder is copied, no
     train = data['train'][:]  # the columns as lists, read at once
     ids = tokenizer(train['text'], truncation=True, max_length=config.max_length)['input_ids']
     labels = torch.tensor(train['label'])
-    groups = [{'params': [p for p in classifier.parameters() if p.ndim > 1], 'weight_decay': config.weight_decay},
-              {'params': [p for p in classifier.parameters() if p.ndim <= 1], 'weight_decay': 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(parameter_groups(classifier, config.weight_decay), lr=config.learning_rate)  # ch. 05
     warmup = max(1, math.ceil(config.warmup_fraction * config.max_steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: s / warmup if s < warmup else
-                                                 max(0.0, (config.max_steps - s) / max(1, config.max_steps - warmup)))
+    schedule = partial(warmup_then_decay, warmup_steps=warmup, total_steps=config.max_steps)  # chapter 05's schedule
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     batches, losses, started = [], [], time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # dropout
