@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math
 
+from .temperature import check_number
 from .teacher import held_out_batches, masked_lm_report
 from .evaluate import Budget, distil_student, downstream
 
@@ -90,7 +91,7 @@ def standard_error(accuracy: float, # an accuracy in [0, 1]
                   ) -> float:
     """Standard error, in percentage points, of the difference between two accuracies near `accuracy`, each measured on
     `count` predictions."""
-    if count < 1: raise ValueError(f"count must be >= 1, got {count}")
+    check_number(count, 'count', 1, integer=True)
     return 100 * math.sqrt(2 * accuracy * (1 - accuracy) / count)
 
 # %% ../nbs/07_ablation.ipynb #ef63eebf

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 import datasets
+from .temperature import check_number
 
 # %% auto #0
 __all__ = ['CORPUS_PACKAGE', 'CORPUS_PARTS', 'OFFLINE_PACKAGE', 'data_dir', 'cache_dir', 'default_corpus_dir', 'fetch_corpus',
@@ -197,7 +198,7 @@ def load_corpus(source: str | Path | Sequence | None = None, # None: default; a 
                 seed: int = 0, # seed of the train/validation split
                ) -> datasets.DatasetDict:
     "Load a text corpus as a `DatasetDict` with seeded `train` and `validation` splits and a `text` column."
-    if not 0 < valid_fraction < 1: raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+    check_number(valid_fraction, 'valid_fraction', 0, 1, low_open=True, high_open=True)
     where = source
     if source is None: where = default_corpus_dir(); ds = _local_text(corpus_files())
     elif isinstance(source, (list, tuple)):

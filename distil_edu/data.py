@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow.compute as pc
 import torch
 
+from .temperature import check_number
 from .corpus import (_check_dataset, _tokenize, data_dir, fetch_corpus, load_corpus, offline_base_path,
                                quiet_loading, tokenize_and_pack)
 
@@ -65,10 +66,7 @@ MASK_KINDS = ('unchanged', 'mask', 'random', 'kept')  # what a position of `kind
 
 def _check_probability(value, name: str) -> float:
     "`value` as a float, or an error naming `name` when it is not a number in [0, 1]."
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not 0 <= value <= 1: raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
-    return float(value)
+    return float(check_number(value, name, 0, 1, what='a probability'))
 
 def _draw_positions(weights: torch.Tensor, probability: float, generator=None) -> torch.Tensor:
     """Indices into `weights.flatten()`: round(`probability` × #positive weights) of them, drawn without replacement ∝
@@ -125,10 +123,8 @@ class DynamicMaskingCollator:
             raise ValueError("tokenizer has no mask token (tokenizer.mask_token is None)")
         if getattr(tokenizer, 'pad_token_id', None) is None:
             raise ValueError("tokenizer has no pad token (tokenizer.pad_token is None)")
-        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < math.inf:
-            raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing}")
-        if pad_to_multiple_of is not None and pad_to_multiple_of < 1:
-            raise ValueError(f"pad_to_multiple_of must be >= 1, got {pad_to_multiple_of}")
+        check_number(smoothing, 'smoothing', 0, what='a finite number')
+        if pad_to_multiple_of is not None: check_number(pad_to_multiple_of, 'pad_to_multiple_of', 1, integer=True)
         self.tokenizer, self.smoothing, self.pad_to_multiple_of = tokenizer, float(smoothing), pad_to_multiple_of
         self.mask_id, self.pad_id = tokenizer.mask_token_id, tokenizer.pad_token_id
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))

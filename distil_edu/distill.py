@@ -14,6 +14,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from fastcore.basics import patch
 
+from .temperature import check_number
 from .checkpoint import (_finish_rotation, _set_rng_state, checkpoint_folders, load_checkpoint, load_step,
                                    save_checkpoint, stop_requested)
 from .parallel import pick_device, world
@@ -107,14 +108,7 @@ def _check_config(c: DistilConfig):
     def number(name, low=None, high=None, integer=False, positive=False, optional=False):
         value, high = getattr(c, name), LIMITS.get(name, high)
         if value is None and optional: return
-        kind = int if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind):
-            raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
-        too_low = (positive and value <= 0) or (low is not None and value < low)
-        if not math.isfinite(value) or too_low or (high is not None and value > high):
-            low_side = '(0' if positive else f"[{low}"
-            bounds = f"in {low_side}, {high:g}]" if high is not None else '> 0' if positive else f">= {low}"
-            raise ValueError(f"{name} must be {bounds}, got {value}")
+        check_number(value, name, 0 if positive else low, high, low_open=positive, integer=integer)
     number('temperature', positive=True)
     for name in ('alpha_ce', 'alpha_mlm', 'alpha_cos', 'weight_decay', 'max_grad_norm'): number(name, low=0)
     if c.alpha_ce + c.alpha_mlm + c.alpha_cos == 0:

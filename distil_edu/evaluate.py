@@ -13,6 +13,7 @@ import datasets
 import torch
 import torch.nn.functional as F
 
+from .temperature import check_number
 from .corpus import cache_dir, data_dir, quiet_loading
 from .corpus import progress as progress_bar
 from .data import length_grouped_order
@@ -59,7 +60,7 @@ def inference_speed(models: dict, # name -> BERT or DistilBERT model; the first 
     if not models: raise ValueError("models is empty: pass a dict of name -> model")
     if any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batch_sizes):
         raise ValueError(f"batch_sizes must be positive integers, got {list(batch_sizes)}")
-    if repeats < 1 or warmup < 0: raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    check_number(repeats, 'repeats', 1, integer=True); check_number(warmup, 'warmup', 0, integer=True)
     device = torch.device(device)
     placed = {name: (next(m.parameters()).device, m.training) for name, m in models.items()}
     vocab = min(model.config.vocab_size for model in models.values())
@@ -253,11 +254,8 @@ class FineTuneConfig:
     test_examples: int | None = None # evaluate on the first n test sentences; None: all of them
 
     def __post_init__(self):
-        for name in ('max_steps', 'batch_size', 'max_length'):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not self.learning_rate > 0: raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        for name in ('max_steps', 'batch_size', 'max_length'): check_number(getattr(self, name), name, 1, integer=True)
+        check_number(self.learning_rate, 'learning_rate', 0, low_open=True)
         if self.pooling not in ('mean', 'cls'):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .temperature import _check_temperature, entropy, softmax_with_temperature
+from .temperature import _check_temperature, check_number, entropy, softmax_with_temperature
 from .teacher import mask_batch
 
 # %% auto #0
@@ -191,10 +191,7 @@ def normalize_weights(alpha_ce: float = 5.0, # weight of the soft-target loss (H
                      ) -> LossWeights:
     "The weights scaled to sum to 1, after checking that none is negative and not all are zero."
     alphas = {'alpha_ce': alpha_ce, 'alpha_mlm': alpha_mlm, 'alpha_cos': alpha_cos}
-    for name, value in alphas.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-        if not math.isfinite(value) or value < 0: raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    for name, value in alphas.items(): check_number(value, name, 0, what='a finite number')
     total = sum(alphas.values())
     if total == 0:
         raise ValueError("alpha_ce, alpha_mlm and alpha_cos are all zero: at least one term needs a positive weight")

@@ -14,6 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertForMaskedLM, BertModel, DistilBertConfig, DistilBertForMaskedLM
 from transformers.models.bert.modeling_bert import BertLMPredictionHead
 
+from .temperature import check_number
 from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
 
 # %% auto #0
@@ -223,7 +224,7 @@ def median_latency(models: dict, # name -> model; each is called as `model(input
                    warmup: int = 1, # untimed passes first (memory allocation, kernel choice)
                   ) -> dict:
     "Median wall-clock seconds of one forward pass of each model, in eval mode, repeats interleaved across models."
-    if repeats < 1 or warmup < 0: raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    check_number(repeats, 'repeats', 1, integer=True); check_number(warmup, 'warmup', 0, integer=True)
     with evaluating(*models.values()):
         for _ in range(warmup):
             for model in models.values(): model(input_ids=input_ids)

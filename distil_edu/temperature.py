@@ -8,17 +8,36 @@ import math
 import torch
 
 # %% auto #0
-__all__ = ['softmax_with_temperature', 'entropy', 'fit_student_logits', 'temperature_view']
+__all__ = ['check_number', 'softmax_with_temperature', 'entropy', 'fit_student_logits', 'temperature_view']
+
+# %% ../nbs/00_temperature.ipynb #c0c0b011
+def check_number(value, # the value to check
+                 name: str, # the argument's name, for the message
+                 low: float | None = None, # the smallest allowed value (excluded with `low_open`)
+                 high: float | None = None, # the largest allowed value (excluded with `high_open`)
+                 low_open: bool = False, # `low` itself is not allowed
+                 high_open: bool = False, # `high` itself is not allowed
+                 integer: bool = False, # the value must be an `int`
+                 what: str = '', # what the message calls an allowed value, e.g. 'a probability'
+                ):
+    "`value` if it is a finite number within the bounds, else a `TypeError` or `ValueError` that names `name`."
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if math.isfinite(value) and not too_low and not too_high: return value
+    if low is not None and high is not None:
+        bounds = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif low is not None: bounds = f"{'>' if low_open else '>='} {low:g}"
+    elif high is not None: bounds = f"{'<' if high_open else '<='} {high:g}"
+    else: bounds = 'finite'
+    raise ValueError(f"{name} must be {what + ' ' if what else ''}{bounds}, got {value}")
 
 # %% ../nbs/00_temperature.ipynb #cd296cc3
 def _check_temperature(temperature) -> float:
     "`temperature` as a float, or a `ValueError` naming it when it is not a finite number > 0."
     if isinstance(temperature, torch.Tensor) and temperature.numel() == 1: temperature = temperature.item()
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
-    return float(temperature)
+    return float(check_number(temperature, 'temperature', 0, low_open=True, what='a finite number'))
 
 def _check_finite(tensor: torch.Tensor, # values to check
                   name: str, # argument name for the message
