@@ -20,7 +20,7 @@ from .checkpoint import (_finish_rotation, _set_rng_state, checkpoint_folders, l
 from .parallel import pick_device, world
 from .teacher import masked_lm_report, mlm_parts
 from .losses import triple_loss
-from .corpus import in_notebook, progress, quiet_loading
+from .corpus import progress, quiet_loading
 from .data import DynamicMaskingCollator
 
 # %% auto #0
