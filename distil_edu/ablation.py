@@ -11,7 +11,8 @@ from .teacher import held_out_batches, masked_lm_report
 from .evaluate import Budget, distil_student, downstream
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'PAPER_TABLE4', 'run_ablation', 'ablation_changes', 'standard_error', 'ordering', 'disagreements']
+__all__ = ['ABLATIONS', 'PAPER_TABLE4', 'MEASURE_COUNTS', 'run_ablation', 'ablation_changes', 'standard_error', 'ordering',
+           'disagreements', 'run_comparison']
 
 # %% ../nbs/07_ablation.ipynb #e67bfadc
 ABLATIONS = {  # run name -> (changes to the distillation settings, initialization of the student)
@@ -61,15 +62,11 @@ def run_ablation(teacher, # BERT masked LM
         tuned = downstream(
             student, tokenizer, sentiment, budget.fine_tune_config(), cache=budget.cache, progress=progress
         )
-        results[name] = {
-            'masked_lm_accuracy': mlm[name]['accuracy'],
-            'agreement': mlm[name]['agreement'],
-            'kl': mlm[name]['kl'],
-            'sentiment_accuracy': tuned['test_accuracy'],
-            'distillation_minutes': cards[name]['seconds'] / 60,
-            'fine_tuning_minutes': tuned['seconds'] / 60,
-            'cached': cards[name]['cached'] and tuned['cached'],
-        }
+        results[name] = {'masked_lm_accuracy': mlm[name]['accuracy'], 'agreement': mlm[name]['agreement'],
+                         'kl': mlm[name]['kl'], 'sentiment_accuracy': tuned['test_accuracy'],
+                         'distillation_minutes': cards[name]['seconds'] / 60,
+                         'fine_tuning_minutes': tuned['seconds'] / 60,
+                         'cached': cards[name]['cached'] and tuned['cached']}
     return {'results': results, 'teacher': mlm['teacher'], 'masked_tokens': mlm['teacher']['masked_tokens'],
             'test_sentences': tuned['test_examples'], 'cards': cards, 'students': students}
 
@@ -106,3 +103,28 @@ def disagreements(changes: dict, # run name -> change measured here
     "Pairs (a, b) that the paper ranks a more harmful than b, but that this run ranks the other way."
     names = [n for n in ordering(paper) if n in changes]
     return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if changes[a] > changes[b]]
+
+# %% ../nbs/07_ablation.ipynb #d7a10002
+MEASURE_COUNTS = {'masked_lm_accuracy': 'masked_tokens', 'agreement': 'masked_tokens', 'kl': None,
+                  'sentiment_accuracy': 'test_sentences'}  # measure -> the key of `run_ablation` that counts its data
+
+def run_comparison(ablation: dict, # from `run_ablation`
+                   names, # the runs to compare, in order
+                   measure: str = 'masked_lm_accuracy', # a key of `MEASURE_COUNTS`
+                  ) -> dict:
+    """The `measure` of each run of `names` (`values`), its binomial standard error (`errors`; None for the KL), and a
+    one-line `summary`."""
+    if measure not in MEASURE_COUNTS:
+        raise ValueError(f"measure must be one of {list(MEASURE_COUNTS)}, got {measure!r}")
+    names = list(names)
+    if not names: raise ValueError("names is empty: choose at least one run")
+    unknown = [n for n in names if n not in ablation['results']]
+    if unknown: raise ValueError(f"no such run: {unknown}; the runs are {list(ablation['results'])}")
+    values = {n: ablation['results'][n][measure] for n in names}
+    count = ablation[MEASURE_COUNTS[measure]] if MEASURE_COUNTS[measure] else None
+    errors = {n: math.sqrt(v * (1 - v) / count) if count else None for n, v in values.items()}
+    shown = (lambda v: f'{v:.3f}') if measure == 'kl' else (lambda v: f'{v:.1%}')
+    summary = f"{measure}: " + ', '.join(f"{n} {shown(v)}" + (f" ± {shown(errors[n])}" if count else '')
+                                         for n, v in values.items())
+    return {'measure': measure, 'values': values, 'errors': errors, 'summary': summary}
+

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05b_bench.ipynb #34619d89
 from __future__ import annotations
-import argparse, contextlib, json, math, statistics, sys, time
+import argparse, contextlib, json, math, sys
 from functools import partial
 
 import torch
@@ -12,8 +12,7 @@ import torch.nn.functional as F
 from transformers import BertConfig, BertForMaskedLM
 
 from .distill import DistilConfig, StudentStep, make_optimizer, micro_batch_loss, selection_counts
-from .student import count_parameters
-from .student import make_student
+from .student import count_parameters, make_student, median_seconds
 
 # %% auto #0
 __all__ = ['SHAPES', 'PEAK_BF16_TFLOPS', 'peak_tflops', 'models', 'synthetic_batch', 'reference_step', 'our_step',
@@ -99,24 +98,22 @@ def reference_step(teacher, # BERT masked LM, moved to `device`
                                   weight_decay=config.weight_decay, foreach=False, fused=False)
     scaler = torch.amp.GradScaler('cuda', enabled=gpu)
     autocast = partial(torch.autocast, 'cuda', dtype=torch.float16) if gpu else contextlib.nullcontext
-    kl, ce, cos = (
-        torch.nn.KLDivLoss(reduction='batchmean'),
-        torch.nn.CrossEntropyLoss(ignore_index=-100),
-        torch.nn.CosineEmbeddingLoss(),
-    )
+    kl, ce, cos = (torch.nn.KLDivLoss(reduction='batchmean'), torch.nn.CrossEntropyLoss(ignore_index=-100),
+                   torch.nn.CosineEmbeddingLoss())
     input_ids, attention_mask, labels = (batch[k].to(device) for k in ('input_ids', 'attention_mask', 'labels'))
     T = config.temperature
     def step():
         with torch.no_grad(), autocast():
-            t = teacher(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+            teacher_out = teacher(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
         with autocast():
-            s = student(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+            student_out = student(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
             keep = attention_mask.bool()
-            s_logits, t_logits = s.logits[keep].float(), t.logits[keep].float()
-            loss_ce = kl(F.log_softmax(s_logits / T, -1), F.softmax(t_logits / T, -1)) * T**2
-            loss_mlm = ce(s.logits.float().view(-1, s.logits.shape[-1]), labels.view(-1))
-            s_hidden, t_hidden = s.hidden_states[-1][keep].float(), t.hidden_states[-1][keep].float()
-            loss_cos = cos(s_hidden, t_hidden, torch.ones(len(s_hidden), device=device))
+            student_logits, teacher_logits = student_out.logits[keep].float(), teacher_out.logits[keep].float()
+            loss_ce = kl(F.log_softmax(student_logits / T, -1), F.softmax(teacher_logits / T, -1)) * T**2
+            loss_mlm = ce(student_out.logits.float().view(-1, student_out.logits.shape[-1]), labels.view(-1))
+            student_hidden = student_out.hidden_states[-1][keep].float()
+            teacher_hidden = teacher_out.hidden_states[-1][keep].float()
+            loss_cos = cos(student_hidden, teacher_hidden, torch.ones(len(student_hidden), device=device))
             loss = config.alpha_ce * loss_ce + config.alpha_mlm * loss_mlm + config.alpha_cos * loss_cos
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
@@ -192,12 +189,9 @@ def measure(step: callable, # a training step from `reference_step` or `our_step
     gpu = torch.device(device).type == 'cuda'
     for _ in range(warmup): step()
     if gpu: torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(device)
-    times, loss = [], None
-    for _ in range(repeats):
-        start = time.perf_counter(); loss = step()
-        if gpu: torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
+    losses = []
+    seconds = median_seconds({'step': lambda: losses.append(step())}, repeats, warmup=0, device=device)['step']
+    loss = losses[-1]
     peak = peak_tflops(device)
     return {'seconds_per_step': seconds, 'tokens_per_second': real_tokens / seconds, 'tflops': flops / seconds / 1e12,
             'mfu': flops / seconds / 1e12 / peak if peak else None, 'loss': float(loss),
@@ -227,12 +221,9 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
         step = (reference_step(teacher, student, batch, config, device) if reference
                 else our_step(teacher, student, batch, config, device, compile=compile))
         flops = step_flops(teacher, student, batch, full_heads=reference)
-        result[name] = {
-            **measure(step, real_tokens, flops, device, warmup, repeats),
-            'real_tokens': real_tokens,
-            'padding_fraction': 1 - real_tokens / batch['input_ids'].numel(),
-            'model_tflop_per_step': flops / 1e12,
-        }
+        result[name] = {**measure(step, real_tokens, flops, device, warmup, repeats), 'real_tokens': real_tokens,
+                        'padding_fraction': 1 - real_tokens / batch['input_ids'].numel(),
+                        'model_tflop_per_step': flops / 1e12}
         del teacher, student, step
         if device.type == 'cuda': torch.cuda.empty_cache()
     if 'reference' in result and 'ours' in result:

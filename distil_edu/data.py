@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_data.ipynb #6d593beb
 from __future__ import annotations
-import hashlib, html, json, math, os, re, time
+import hashlib, html, itertools, json, math, os, re, time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,11 +16,12 @@ import torch
 from .temperature import check_number
 from .corpus import (_check_dataset, _tokenize, data_dir, fetch_corpus, load_corpus, offline_base_path,
                                quiet_loading, tokenize_and_pack)
+from .student import median_seconds
 
 # %% auto #0
 __all__ = ['MASK_KINDS', 'sequence_lengths', 'padding_fraction', 'length_grouped_order', 'DynamicMaskingCollator',
-           'masking_stats', 'token_counts_path', 'token_counts', 'accumulation_steps', 'micro_batches', 'time_collator',
-           'small_bert_config', 'time_training_step', 'pipeline_benchmark', 'main']
+           'masking_stats', 'token_counts_path', 'token_counts', 'selected_ids', 'masking_view', 'accumulation_steps',
+           'micro_batches', 'time_collator', 'small_bert_config', 'time_training_step', 'pipeline_benchmark', 'main']
 
 # %% ../nbs/04_data.ipynb #1a886252
 def sequence_lengths(dataset: datasets.Dataset, # rows with a column of token-id lists
@@ -302,6 +303,54 @@ def token_counts(tokenizer, # the tokenizer whose vocabulary is counted
         tmp.replace(path)  # atomic: no half-written file
     return torch.from_numpy(counts)
 
+# %% ../nbs/04_data.ipynb #d4a10001
+def selected_ids(collator: DynamicMaskingCollator, # the collator whose selection to look at
+                 examples: list, # dicts with `input_ids`
+                 batch_size: int = 32, # examples per call
+                ) -> tuple:
+    "The original ids at every position `collator` selects over `examples`, and the ids of every eligible position."
+    selected, eligible = [], []
+    for start in range(0, len(examples), batch_size):
+        input_ids, attention_mask = collator.pad(examples[start:start + batch_size])
+        kind = collator.mask_tokens(input_ids, attention_mask)['kind']
+        selected.append(input_ids[kind > 0])
+        eligible.append(input_ids[(attention_mask == 1) & ~torch.isin(input_ids, collator.special_ids)])
+    return torch.cat(selected), torch.cat(eligible)
+
+
+# %% ../nbs/04_data.ipynb #d4a10003
+def masking_view(tokenizer, # the tokenizer of the collator
+                 text: str, # a sentence to mask (the first 128 tokens)
+                 examples: list, # dicts with `input_ids`: where to count which tokens get selected
+                 token_counts, # corpus count of every vocabulary id (see `token_counts`)
+                 mlm_probability: float = 0.15, # share of eligible positions selected
+                 mask: float = 0.8, # of the selected, the share replaced by [MASK]
+                 random: float = 0.1, # ... by a random token; `keep` = 1 - mask - random
+                 smoothing: float = 0.0, # selection weight = count^(-smoothing); 0: uniform
+                 seed: int = 0, # the collator's seed: the same draw for the same settings
+                 frequent: int = 1000, # the most common ids that count as frequent
+                ) -> dict:
+    """One draw of `DynamicMaskingCollator` on `text` (`input_ids`, `masked`) and its selection over `examples`
+    (`selected_ids`, `eligible_ids`, the share of rare tokens), with a one-line `summary`."""
+    if not text.strip(): raise ValueError("text is empty: type a sentence to mask")
+    keep = 1 - mask - random
+    if keep < -1e-9: raise ValueError(f"mask + random must be at most 1 (keep is the rest), got {mask:g} + {random:g}")
+    collator = DynamicMaskingCollator(tokenizer, mlm_probability, mask, random, max(keep, 0.0),
+                                      token_counts=token_counts, smoothing=smoothing, seed=seed)
+    selected, eligible = selected_ids(collator, examples)
+    input_ids = torch.tensor([tokenizer(text, truncation=True, max_length=128)['input_ids']])
+    masked = {k: v[0] for k, v in collator.mask_tokens(input_ids).items()}
+    common = torch.zeros(len(collator.token_weights), dtype=torch.bool)
+    common[torch.as_tensor(token_counts).topk(frequent).indices] = True
+    rare, rare_text = (~common[selected]).float().mean().item(), (~common[eligible]).float().mean().item()
+    kinds = {MASK_KINDS[k]: int((masked['kind'] == k).sum()) for k in (1, 2, 3)}
+    summary = (f"sentence: {kinds['mask']} [MASK], {kinds['random']} random, {kinds['kept']} kept of "
+               f"{input_ids.shape[1]} tokens | over {len(examples)} sequences: {len(selected) / len(eligible):.1%} of "
+               f"positions selected, {rare:.0%} of them rare tokens ({rare_text:.0%} of the text); keep = {keep:.2f}")
+    return {'input_ids': input_ids[0], 'masked': masked, 'selected_ids': selected, 'eligible_ids': eligible,
+            'rare_share': rare, 'summary': summary}
+
+
 # %% ../nbs/04_data.ipynb #44b07203
 def accumulation_steps(effective_batch: int, # sequences per optimizer step, e.g. 4096
                        micro_batch: int, # sequences per forward/backward pass on one device
@@ -330,12 +379,9 @@ def time_collator(collator: DynamicMaskingCollator, # the collator to time
                   batch_size: int = 32, # examples per call
                   repeats: int = 50, # timed calls, after one untimed warm-up call
                  ) -> float:
-    "Mean seconds per call of `collator` on batches of `batch_size` examples."
-    batches = [examples[(i * batch_size) % len(examples):][:batch_size] for i in range(repeats)]
-    collator(batches[0])  # warm-up
-    start = time.perf_counter()
-    for b in batches: collator(b)
-    return (time.perf_counter() - start) / repeats
+    "Median seconds per call of `collator` on batches of `batch_size` examples (chapter 03's `median_seconds`)."
+    batches = itertools.cycle([examples[(i * batch_size) % len(examples):][:batch_size] for i in range(repeats)])
+    return median_seconds({'collate': lambda: collator(next(batches))}, repeats, warmup=1)['collate']
 
 def small_bert_config(layers: int = 3, # transformer layers
                    hidden: int = 384, # hidden size; the feed-forward layer is 4 times wider
@@ -352,7 +398,7 @@ def time_training_step(model, # a `BertForMaskedLM`; its weights are updated (Ad
                        batch: dict, # a collated batch: `input_ids`, `attention_mask`, `labels`
                        steps: int = 3, # timed steps, after one untimed warm-up step
                       ) -> float:
-    """Mean seconds of one masked-LM training step (forward, backward, AdamW) of a `BertForMaskedLM` on `batch`, after
+    """Median seconds of one masked-LM training step (forward, backward, AdamW) of a `BertForMaskedLM` on `batch`, after
     a warm-up step."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     model.train()
@@ -362,10 +408,7 @@ def time_training_step(model, # a `BertForMaskedLM`; its weights are updated (Ad
         logits = model.cls(hidden[selected])  # the vocabulary projection at the masked positions only
         torch.nn.functional.cross_entropy(logits, batch['labels'][selected]).backward()
         optimizer.step(); optimizer.zero_grad(set_to_none=True)
-    step()
-    start = time.perf_counter()
-    for _ in range(steps): step()
-    return (time.perf_counter() - start) / steps
+    return median_seconds({'step': step}, repeats=steps, warmup=1)['step']
 
 # %% ../nbs/04_data.ipynb #d5c7e2c1
 def pipeline_benchmark(max_length: int = 128, # tokens per packed sequence

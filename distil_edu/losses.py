@@ -16,7 +16,8 @@ from .teacher import mask_batch
 # %% auto #0
 __all__ = ['soft_target_loss', 'soft_target_gradient_norm', 'mlm_loss', 'cosine_per_position', 'cosine_loss', 'LossWeights',
            'normalize_weights', 'TripleLoss', 'triple_loss', 'distillation_batch', 'student_outputs',
-           'toy_distillation', 'gradient_norms_by_temperature', 'term_gradient_norms', 'loss_terms_view']
+           'toy_distillation', 'gradient_norms_by_temperature', 'soft_loss_mask', 'term_gradient_norms',
+           'loss_terms_view']
 
 # %% ../nbs/02_losses.ipynb #0f6bd876
 def _as_float(tensor, name: str) -> torch.Tensor:
@@ -43,21 +44,25 @@ def _check_positions(mask, positions: tuple, name: str, check: bool = True) -> t
     if check and not mask.any(): raise ValueError(f"{name} selects no position: at least one value must be True")
     return mask
 
+def _check_tensor_pair(student, teacher, kind: str, shapes: str, differ, verb: str) -> tuple:
+    """`student_<kind>` and `teacher_<kind>` as float tensors of one shape: `shapes` names the shapes accepted,
+    `differ(student_shape, teacher_shape)` is the message when their last sizes differ, `verb` what both must do to
+    the same positions."""
+    student, teacher = _as_float(student, f'student_{kind}'), _as_float(teacher, f'teacher_{kind}')
+    student_shape, teacher_shape = tuple(student.shape), tuple(teacher.shape)
+    if student.ndim < 2: raise ValueError(f"student_{kind} must have shape {shapes}, got {student_shape}")
+    if student_shape[-1] != teacher_shape[-1]: raise ValueError(differ(student_shape, teacher_shape))
+    if student_shape != teacher_shape:
+        raise ValueError(f"student_{kind} has shape {student_shape} and teacher_{kind} has shape {teacher_shape}: "
+                         f"they must {verb} the same positions")
+    return student, teacher
+
 def _check_logits(student_logits, teacher_logits) -> tuple:
     "Both logits as float tensors of one shape `(..., vocab)`; the error for different vocabularies shows both shapes."
-    student_logits = _as_float(student_logits, 'student_logits')
-    teacher_logits = _as_float(teacher_logits, 'teacher_logits')
-    s, t = tuple(student_logits.shape), tuple(teacher_logits.shape)
-    if student_logits.ndim < 2:
-        raise ValueError(f"student_logits must have shape (positions, vocab) or (batch, seq, vocab), got {s}")
-    if s[-1] != t[-1]:
-        raise ValueError(f"vocabulary sizes differ: student_logits has shape {s} and teacher_logits has shape {t} "
-                         f"({s[-1]} vs {t[-1]} words). Student and teacher must share one tokenizer and vocabulary.")
-    if s != t:
-        raise ValueError(
-            f"student_logits has shape {s} and teacher_logits has shape {t}: they must score the same positions"
-        )
-    return student_logits, teacher_logits
+    shapes = '(positions, vocab) or (batch, seq, vocab)'
+    return _check_tensor_pair(student_logits, teacher_logits, 'logits', shapes, lambda s, t: (
+        f"vocabulary sizes differ: student_logits has shape {s} and teacher_logits has shape {t} ({s[-1]} vs {t[-1]} "
+        "words). Student and teacher must share one tokenizer and vocabulary."), 'score')
 
 def _select(tensor: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """The rows of `tensor` (shape `(..., features)`) at the positions `mask` selects, as `(n, features)`; all rows
@@ -144,22 +149,11 @@ def cosine_per_position(student_hidden: torch.Tensor, # (..., hidden)
 
 def _check_hidden(student_hidden, teacher_hidden) -> tuple:
     "Both hidden states as float tensors of one shape `(..., hidden)`; a size mismatch says a projection is needed."
-    student_hidden = _as_float(student_hidden, 'student_hidden')
-    teacher_hidden = _as_float(teacher_hidden, 'teacher_hidden')
-    s, t = tuple(student_hidden.shape), tuple(teacher_hidden.shape)
-    if student_hidden.ndim < 2:
-        raise ValueError(f"student_hidden must have shape (batch, seq, hidden) or (positions, hidden), got {s}")
-    if s[-1] != t[-1]:
-        raise ValueError(
-            f"hidden sizes differ: student_hidden has shape {s} and teacher_hidden has shape {t}. The cosine loss "
-            f"compares directions in one space, so a projection is needed (e.g. torch.nn.Linear({s[-1]}, {t[-1]}) on "
-            "the student's states), or a student as wide as its teacher, as DistilBERT has."
-        )
-    if s != t:
-        raise ValueError(
-            f"student_hidden has shape {s} and teacher_hidden has shape {t}: they must cover the same positions"
-        )
-    return student_hidden, teacher_hidden
+    shapes = '(batch, seq, hidden) or (positions, hidden)'
+    return _check_tensor_pair(student_hidden, teacher_hidden, 'hidden', shapes, lambda s, t: (
+        f"hidden sizes differ: student_hidden has shape {s} and teacher_hidden has shape {t}. The cosine loss compares "
+        f"directions in one space, so a projection is needed (e.g. torch.nn.Linear({s[-1]}, {t[-1]}) on the student's "
+        "states), or a student as wide as its teacher, as DistilBERT has."), 'cover')
 
 # %% ../nbs/02_losses.ipynb #f32328ef
 def cosine_loss(student_hidden: torch.Tensor, # last hidden states of the student, (batch, seq, hidden)
@@ -260,11 +254,8 @@ def distillation_batch(teacher, # a BERT masked-LM, in eval mode
     `teacher_logits`, `teacher_hidden`."""
     batch = mask_batch(tokenizer, sequences, seed=seed)
     device = next(teacher.parameters()).device
-    out = teacher(
-        input_ids=batch['input_ids'].to(device),
-        attention_mask=batch['attention_mask'].to(device),
-        output_hidden_states=True,
-    )
+    out = teacher(input_ids=batch['input_ids'].to(device), attention_mask=batch['attention_mask'].to(device),
+                  output_hidden_states=True)
     return {'input_ids': batch['input_ids'], 'attention_mask': batch['attention_mask'], 'labels': batch['labels'],
             'teacher_logits': out.logits.float().cpu(), 'teacher_hidden': out.hidden_states[-1].float().cpu()}
 
@@ -273,11 +264,8 @@ def student_outputs(student, # a DistilBERT (or BERT) masked-LM
                    ) -> tuple:
     "The student's logits and last hidden states on `batch`, with gradients."
     device = next(student.parameters()).device
-    out = student(
-        input_ids=batch['input_ids'].to(device),
-        attention_mask=batch['attention_mask'].to(device),
-        output_hidden_states=True,
-    )
+    out = student(input_ids=batch['input_ids'].to(device), attention_mask=batch['attention_mask'].to(device),
+                  output_hidden_states=True)
     return out.logits.float().cpu(), out.hidden_states[-1].float().cpu()
 
 # %% ../nbs/02_losses.ipynb #cd1aca26
@@ -338,34 +326,32 @@ def gradient_norms_by_temperature(student, # the student model
         _gradient_norm(soft_target_loss(logits, batch['teacher_logits'], t, batch['attention_mask']), parameters)
         for t in temperatures
     ]
-    return {
-        'temperatures': list(temperatures),
-        'T² · KL': scaled,
-        'KL alone': [n / t**2 for n, t in zip(scaled, temperatures)],
-        'masked-LM': _gradient_norm(mlm_loss(logits, batch['labels']), parameters),
-    }
+    return {'temperatures': list(temperatures), 'T² · KL': scaled,
+            'KL alone': [n / t**2 for n, t in zip(scaled, temperatures)],
+            'masked-LM': _gradient_norm(mlm_loss(logits, batch['labels']), parameters)}
+
+# %% ../nbs/02_losses.ipynb #d2a10002
+def soft_loss_mask(batch: dict, # with `attention_mask` and `labels` (-100 where nothing is predicted)
+                   soft_positions: str = 'every', # 'every' real token (the paper's), or the 'masked' ones only
+                  ) -> torch.Tensor:
+    "The positions of the soft-target term, as a boolean `(batch, seq)` mask."
+    if soft_positions == 'every': return batch['attention_mask'].bool()
+    if soft_positions == 'masked': return batch['labels'] != -100
+    raise ValueError(f"soft_positions must be 'every' or 'masked', got {soft_positions!r}")
 
 # %% ../nbs/02_losses.ipynb #27a84662
 def term_gradient_norms(student, # the student model (its parameters get no .grad; they are only measured)
                         batch: dict, # from `distillation_batch`
                         temperature: float = 2.0, # T of the soft-target term
+                        soft_positions: str = 'every', # where the soft-target term is taken: 'every' token or 'masked'
                        ) -> tuple:
     """Each term of the triple loss, the norm of each term's gradient on the student's parameters (both `LossWeights`),
     and the student's logits."""
+    mask = soft_loss_mask(batch, soft_positions)
     parameters = [p for p in student.parameters() if p.requires_grad]
     logits, hidden = student_outputs(student, batch)
-    loss = triple_loss(
-        logits,
-        batch['teacher_logits'],
-        batch['labels'],
-        hidden,
-        batch['teacher_hidden'],
-        batch['attention_mask'],
-        temperature,
-        1.0,
-        1.0,
-        1.0,
-    )
+    loss = triple_loss(logits, batch['teacher_logits'], batch['labels'], hidden, batch['teacher_hidden'],
+                       batch['attention_mask'], temperature, 1.0, 1.0, 1.0, mask=mask)
     norms = [_gradient_norm(term, parameters) for term in (loss.ce, loss.mlm, loss.cos)]
     return LossWeights(loss.ce.item(), loss.mlm.item(), loss.cos.item()), LossWeights(*norms), logits.detach()
 
@@ -379,13 +365,14 @@ def loss_terms_view(student, # the student model
                     alpha_cos: float = 1.0, # weight of the cosine term
                     position: int = 0, # which `[MASK]` of the batch (0 = the first) to show the distributions at
                     k: int = 8, # how many of the teacher's top words to show
-                    measured: tuple | None = None, # `term_gradient_norms(student, batch, temperature)`, if computed
+                    soft_positions: str = 'every', # the soft-target term on 'every' token or the 'masked' ones
+                    measured: tuple | None = None, # `term_gradient_norms(student, batch, temperature, soft_positions)`
                    ) -> dict:
     """What the triple-loss widget shows: weighted terms, weighted gradient norms, and teacher vs student at one masked
     position."""
     weights = normalize_weights(alpha_ce, alpha_mlm, alpha_cos)
     alphas = LossWeights(float(alpha_ce), float(alpha_mlm), float(alpha_cos))
-    terms, norms, logits = measured or term_gradient_norms(student, batch, temperature)
+    terms, norms, logits = measured or term_gradient_norms(student, batch, temperature, soft_positions)
     contributions = LossWeights(*(a * v for a, v in zip(alphas, terms)))
     shown = (
         (batch['labels'] != -100) & (batch['input_ids'] == tokenizer.mask_token_id)
@@ -410,8 +397,10 @@ def loss_terms_view(student, # the student model
         'student_probs': student_probs[top],
         'hidden_word': tokenizer.convert_ids_to_tokens(int(batch['labels'][row, column])),
         'context': context,
+        'soft_positions': soft_positions,
         'summary': (
             f"T = {temperature:.3g}   total = {sum(contributions):.3f}   normalized weights ce/mlm/cos = "
-            f"{weights.ce:.2f}/{weights.mlm:.2f}/{weights.cos:.2f}"
+            f"{weights.ce:.2f}/{weights.mlm:.2f}/{weights.cos:.2f}   soft loss on {soft_positions} tokens   "
+            f"[MASK] {position + 1} of {len(shown)}"
         ),
     }

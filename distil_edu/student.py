@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, statistics, time, warnings
 from contextlib import contextmanager
+from functools import partial
 from collections.abc import Sequence
 
 import torch
@@ -20,7 +21,8 @@ from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
 # %% auto #0
 __all__ = ['HF_LAYERS', 'EMBEDDING_NAMES', 'LAYER_NAMES', 'HEAD_NAMES', 'every_other_layer', 'student_layers', 'student_config',
            'weight_map', 'student_state_dict', 'make_student', 'random_student', 'count_parameters', 'size_breakdown',
-           'evaluating', 'median_latency', 'forward_macs', 'counted_macs', 'speed_table', 'layer_cosines']
+           'evaluating', 'median_seconds', 'median_latency', 'forward_macs', 'counted_macs', 'speed_table',
+           'layer_cosines', 'layer_presets', 'layer_choice_view']
 
 # %% ../nbs/03_student.ipynb #fac839c9
 HF_LAYERS = (0, 2, 4, 7, 9, 11)  # the teacher layers of Hugging Face's released DistilBERT (for a 12-layer teacher)
@@ -199,12 +201,12 @@ def count_parameters(model, # a PyTorch module
 
 def size_breakdown(model, # a BERT or DistilBERT masked-LM
                   ) -> dict:
-    "Parameters of a BERT or DistilBERT masked-LM by part: embeddings, transformer layers, MLM head, total."
+    "Parameters of a BERT or DistilBERT masked-LM by part: `embeddings`, transformer `layers`, `mlm_head`, `total`."
     base = model.base_model
     embeddings = count_parameters(base.embeddings)
     layers = count_parameters(base.encoder if hasattr(base, 'encoder') else base.transformer)
     total = count_parameters(model)
-    return {'embeddings': embeddings, 'layers': layers, 'MLM head': total - count_parameters(base), 'total': total}
+    return {'embeddings': embeddings, 'layers': layers, 'mlm_head': total - count_parameters(base), 'total': total}
 
 # %% ../nbs/03_student.ipynb #a60b4f6e
 @contextmanager
@@ -217,22 +219,39 @@ def evaluating(*models, # PyTorch modules
     finally:
         for model, mode in zip(models, modes): model.train(mode)
 
+def median_seconds(calls: dict, # name -> function of no arguments: the work to time
+                   repeats: int = 5, # timed rounds; the median counts
+                   warmup: int = 1, # untimed rounds first (memory allocation, kernel choice, compilation)
+                   device=None, # a GPU: wait for its queued work before and after each call
+                  ) -> dict:
+    """Median wall-clock seconds of each call: `warmup` untimed rounds, then `repeats` rounds in which the calls take
+    turns, so that a change in the machine's load affects all of them alike."""
+    if not calls: raise ValueError("calls is empty: pass a dict of name -> function")
+    check_number(repeats, 'repeats', 1, integer=True); check_number(warmup, 'warmup', 0, integer=True)
+    gpu = device is not None and torch.device(device).type == 'cuda'
+    def seconds(call):
+        if gpu: torch.cuda.synchronize(device)  # a GPU runs queued work later: time the work, not its launch
+        start = time.perf_counter(); call()
+        if gpu: torch.cuda.synchronize(device)
+        return time.perf_counter() - start
+    for _ in range(warmup):
+        for call in calls.values(): call()
+    times = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items(): times[name].append(seconds(call))
+    return {name: statistics.median(t) for name, t in times.items()}
+
 @torch.inference_mode()
 def median_latency(models: dict, # name -> model; each is called as `model(input_ids=...)`
-                   input_ids: torch.Tensor, # token ids, (batch, sequence length)
+                   input_ids: torch.Tensor, # token ids, (batch, sequence length), on the models' device
                    repeats: int = 5, # timed forward passes per model
-                   warmup: int = 1, # untimed passes first (memory allocation, kernel choice)
+                   warmup: int = 1, # untimed passes first
                   ) -> dict:
-    "Median wall-clock seconds of one forward pass of each model, in eval mode, repeats interleaved across models."
-    check_number(repeats, 'repeats', 1, integer=True); check_number(warmup, 'warmup', 0, integer=True)
+    "Median seconds of one forward pass of each model, in eval mode: `median_seconds` over the models' calls."
     with evaluating(*models.values()):
-        for _ in range(warmup):
-            for model in models.values(): model(input_ids=input_ids)
-        times = {name: [] for name in models}
-        for _ in range(repeats):
-            for name, model in models.items():
-                start = time.perf_counter(); model(input_ids=input_ids); times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+        calls = {name: partial(model, input_ids=input_ids) for name, model in models.items()}
+        return median_seconds(calls, repeats, warmup, device=input_ids.device)
+
 
 # %% ../nbs/03_student.ipynb #b344b0b1
 def _shape(config) -> tuple:
@@ -268,17 +287,14 @@ def speed_table(teacher, # the BERT masked-LM to time
                 repeats: int = 5, # timed passes per model and part; the median counts
                 warmup: int = 1, # untimed passes first
                ) -> dict:
-    "Median seconds per forward pass of teacher and student, encoder alone and with the MLM head, and the speed-up."
+    """Per part (`encoder` alone, `with_mlm_head`): median seconds per forward pass of the `teacher` and the `student`,
+    and the `speedup`."""
     input_ids = torch.randint(1000, min(30000, teacher.config.vocab_size), (batch_size, sequence_length),
                               generator=torch.Generator().manual_seed(0))
     rows = {}
-    for part, pick in [('encoder', lambda m: m.base_model), ('with MLM head', lambda m: m)]:
+    for part, pick in [('encoder', lambda m: m.base_model), ('with_mlm_head', lambda m: m)]:
         seconds = median_latency({'teacher': pick(teacher), 'student': pick(student)}, input_ids, repeats, warmup)
-        rows[part] = {
-            'teacher s': seconds['teacher'],
-            'student s': seconds['student'],
-            'speed-up': seconds['teacher'] / seconds['student'],
-        }
+        rows[part] = {**seconds, 'speedup': seconds['teacher'] / seconds['student']}
     return rows
 
 # %% ../nbs/03_student.ipynb #22d31242
@@ -307,3 +323,33 @@ def layer_cosines(teacher, # a BERT masked-LM
         F.cosine_similarity(student_states[s].float(), teacher_states[t].float(), dim=-1)[keep].mean().item()
         for s, t in pairs
     ]
+
+# %% ../nbs/03_student.ipynb #d3a10002
+def layer_presets(n_teacher_layers: int, # depth of the teacher
+                  n_student_layers: int | None = None, # depth of the student; default half the teacher's, rounded up
+                 ) -> dict:
+    """Named choices of the teacher layers that start a student: one in two, evenly spaced with the first and the last
+    (Hugging Face's rule: `HF_LAYERS` for 12 -> 6), the first half and the last half."""
+    k = n_student_layers if n_student_layers is not None else (n_teacher_layers + 1) // 2
+    check_number(k, 'n_student_layers', 1, n_teacher_layers, integer=True)
+    spread = [round(i * (n_teacher_layers - 1) / (k - 1)) for i in range(k)] if k > 1 else [0]
+    return {'one in two': list(range(0, n_teacher_layers, 2))[:k] if 2 * k <= n_teacher_layers + 1 else spread,
+            'evenly spaced, first and last': spread, 'first half': list(range(k)),
+            'last half': list(range(n_teacher_layers - k, n_teacher_layers))}
+
+def layer_choice_view(teacher, # a BERT masked-LM
+                      layers, # the teacher layers that start the student, as in `make_student`
+                      batches: list, # held-out masked batches (`held_out_batches`), the same for every choice
+                      sample: torch.Tensor, # token ids (batch, length) for the hidden-state cosines
+                     ) -> dict:
+    """Before any training, the student made from `layers`: its masked-LM `report` against the teacher (accuracy,
+    agreement, KL), the `cosines` of its hidden states with the teacher layers they copy, and a one-line `summary`."""
+    layers = student_layers(teacher.config.num_hidden_layers, list(layers))
+    student = make_student(teacher, layers)
+    report = masked_lm_report({'student': student, 'teacher': teacher}, batches, reference='teacher')['student']
+    cosines = layer_cosines(teacher, student, sample, layers)
+    summary = (f"layers {layers}: agreement {report['agreement']:.1%}, KL {report['kl']:.3f}, accuracy "
+               f"{report['accuracy']:.1%}, cosine of the last layer {cosines[-1]:.3f}")
+    return {'layers': layers, 'n_teacher_layers': teacher.config.num_hidden_layers, 'report': report,
+            'cosines': cosines, 'summary': summary}
+

@@ -222,17 +222,9 @@ def build_offline_teacher(recipe: TeacherRecipe | None = None, # adaptation sett
     losses = train_mlm(model, tokenizer, train, recipe, device=device)
     seconds = time.time() - start
     after = masked_lm_report({'teacher': model}, batches)['teacher']
-    card = {
-        'recipe': asdict(recipe),
-        'base': OFFLINE_PACKAGE,
-        'device': str(device),
-        'threads': torch.get_num_threads(),
-        'train_seconds': round(seconds, 1),
-        'before': before,
-        'after': after,
-        'final_loss': losses[-1],
-        'built': time.strftime('%Y-%m-%d %H:%M:%S'),
-    }
+    card = {'recipe': asdict(recipe), 'base': OFFLINE_PACKAGE, 'device': str(device),
+            'threads': torch.get_num_threads(), 'train_seconds': round(seconds, 1), 'before': before, 'after': after,
+            'final_loss': losses[-1], 'built': time.strftime('%Y-%m-%d %H:%M:%S')}
     tmp = path.with_name(path.name + '.tmp')
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp); tokenizer.save_pretrained(tmp)  # safetensors by default
@@ -341,10 +333,14 @@ def dark_knowledge_view(model, # a BERT masked-LM
                         temperature: float = 1.0, # softmax temperature T > 0
                         k: int = 10, # how many top tokens
                        ) -> dict:
-    "What the dark-knowledge widget shows: top-k tokens, entropy and tail mass at `temperature`."
+    """What the dark-knowledge widget shows at `temperature`: the `top` k tokens, the entropy, the mass in the tail
+    beyond them, the `ranked` probabilities (largest first) and a one-line `summary`."""
     probs = masked_distribution(model, tokenizer, text, temperature)
-    return {'top': top_tokens(probs, tokenizer, k), 'entropy': entropy(probs).item(), 'tail_mass': tail_mass(probs, k),
-            'temperature': temperature}
+    top, tail, h = top_tokens(probs, tokenizer, k), tail_mass(probs, k), entropy(probs).item()
+    summary = (f"T = {temperature:.3g}   top: {top[0][0]} ({top[0][1]:.1%})   entropy {h:.2f} nats   "
+               f"mass beyond the top {k}: {tail:.1%}")
+    return {'top': top, 'entropy': h, 'tail_mass': tail, 'temperature': temperature,
+            'ranked': probs.sort(descending=True).values, 'summary': summary}
 
 # %% ../nbs/01_teacher.ipynb #2395813d
 def main():

@@ -15,7 +15,7 @@ from .checkpoint import EXIT_CODES, CheckpointError
 from .parallel import init_distributed, main_process_first, pick_device
 from .corpus import load_corpus, tokenize_and_pack
 from .teacher import load_teacher
-from .student import count_parameters, make_student
+from .student import count_parameters, make_student, median_latency
 from .data import token_counts
 from .distill import DistilConfig, Distiller, prepare_output_dir
 from .teacher import mlm_parts
@@ -119,51 +119,42 @@ def describe(config: DistilConfig, # the settings to show
     return '\n'.join(f"{k}: {json.dumps(v)}" for k, v in asdict(config).items())
 
 # %% ../nbs/05a_train.ipynb #63836ca7
-@torch.inference_mode()
 def inference_speeds(models: dict, # name -> BERT or DistilBERT masked LM
                      batch_size: int = 16, # sequences in the timed batch
                      length: int = 128, # tokens per sequence of the timed batch
                      repeats: int = 7, # timed repeats per model; the median is reported
                     ) -> dict:
-    """Sequences per second of each model's encoder (no LM head): one warm-up each, then the models take turns, median
-    of `repeats`."""
+    """Sequences per second of each model's encoder (no LM head), from chapter 03's `median_latency`: one warm-up
+    round, then the models take turns, median of `repeats`."""
     encoders = {name: mlm_parts(model)[0] for name, model in models.items()}
-    modes = {name: model.training for name, model in models.items()}
-    for model in models.values(): model.eval()
     device = next(next(iter(models.values())).parameters()).device
     input_ids = torch.randint(1000, 2000, (batch_size, length), generator=torch.Generator().manual_seed(0)).to(device)
-    times = {name: [] for name in models}
-    for i in range(repeats + 1):
-        for name, encoder in encoders.items():  # taking turns spreads the noise of a shared machine evenly
-            if device.type == 'cuda': torch.cuda.synchronize()
-            start = time.perf_counter(); encoder(input_ids=input_ids)
-            if device.type == 'cuda': torch.cuda.synchronize()
-            if i: times[name].append(time.perf_counter() - start)
-    for name, model in models.items(): model.train(modes[name])
-    return {name: batch_size / statistics.median(t) for name, t in times.items()}
+    seconds = median_latency(encoders, input_ids, repeats, warmup=1)
+    return {name: batch_size / s for name, s in seconds.items()}
 
 def run_table(results: dict, # the output of `summarize`
                  ) -> str:
     "The result of a run as a Markdown table: teacher, student before and after distillation."
-    t, b, a = results['teacher'], results['student_before'], results['student_after']
+    teacher, before, after = results['teacher'], results['student_before'], results['student_after']
     rows = [
         (
             'parameters',
-            f"{t['parameters'] / 1e6:.1f}M",
-            f"{b['parameters'] / 1e6:.1f}M",
-            f"{a['parameters'] / 1e6:.1f}M",
+            f"{teacher['parameters'] / 1e6:.1f}M",
+            f"{before['parameters'] / 1e6:.1f}M",
+            f"{after['parameters'] / 1e6:.1f}M",
         ),
-        ('layers', t['layers'], b['layers'], a['layers']),
+        ('layers', teacher['layers'], before['layers'], after['layers']),
         (
             f"inference, sequences/s (encoder, {results['speed_batch']})",
-            f"{t['sequences_per_second']:.1f}",
-            f"{b['sequences_per_second']:.1f}",
-            f"{a['sequences_per_second']:.1f} ({a['sequences_per_second'] / t['sequences_per_second']:.2f}× the "
-            "teacher)",
+            f"{teacher['sequences_per_second']:.1f}",
+            f"{before['sequences_per_second']:.1f}",
+            f"{after['sequences_per_second']:.1f} "
+            f"({after['sequences_per_second'] / teacher['sequences_per_second']:.2f}× the teacher)",
         ),
-        ('held-out masked-LM accuracy', f"{t['accuracy']:.1%}", f"{b['accuracy']:.1%}", f"{a['accuracy']:.1%}"),
-        ('held-out masked-LM loss', f"{t['loss']:.3f}", f"{b['loss']:.3f}", f"{a['loss']:.3f}"),
-        ('top-1 agreement with the teacher', '100%', f"{b['agreement']:.1%}", f"{a['agreement']:.1%}"),
+        ('held-out masked-LM accuracy',
+         f"{teacher['accuracy']:.1%}", f"{before['accuracy']:.1%}", f"{after['accuracy']:.1%}"),
+        ('held-out masked-LM loss', f"{teacher['loss']:.3f}", f"{before['loss']:.3f}", f"{after['loss']:.3f}"),
+        ('top-1 agreement with the teacher', '100%', f"{before['agreement']:.1%}", f"{after['agreement']:.1%}"),
     ]
     head = f"| | teacher | student, step 0 | student, step {results['steps']} |\n|---|---|---|---|\n"
     return head + '\n'.join('| ' + ' | '.join(str(x) for x in row) + ' |' for row in rows)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 # %% auto #0
-__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation']
+__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'plot_dark_knowledge', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'plot_layer_choice', 'layer_choice_widget', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'masking_widget', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation', 'plot_comparison', 'compare_runs_widget']
 
 # %% ../nbs/00_temperature.ipynb #c0c0b001
 import io, threading
@@ -18,24 +18,28 @@ def plot_probabilities(probs, # one distribution
                        labels, # one name per class
                        ax=None, # where to draw; default: a new figure
                        title: str = '', # prefix of the title
+                       log: bool = False, # a log scale for the probabilities, so that the small ones show
                       ):
     "Bar chart of one distribution, with its entropy in the title."
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(4, 3))[1]
     probs = torch.as_tensor(probs)
     ax.bar(list(labels), probs.tolist(), color='C0')
-    ax.set(ylim=(0, 1), ylabel='probability', title=f'{title}  H = {entropy(probs).item():.2f} nats'.strip())
+    ax.set(ylabel='probability', title=f'{title}  H = {entropy(probs).item():.2f} nats'.strip())
+    if log: ax.set(yscale='log', ylim=(min(1e-3, max(probs.min().item() / 3, 1e-12)), 1.5))
+    else: ax.set(ylim=(0, 1))
     return ax
 
 def plot_temperatures(logits, # scores to soften
                       labels, # one name per score
                       temperatures=(0.5, 1, 2, 5), # one panel per temperature
+                      log: bool = False, # log-scale probabilities
                      ):
     "One bar chart per temperature."
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(temperatures), figsize=(3.2*len(temperatures), 2.8), sharey=True)
     for ax, t in zip(axes, temperatures):
-        plot_probabilities(softmax_with_temperature(logits, t), labels, ax, f'T = {t:g}')
+        plot_probabilities(softmax_with_temperature(logits, t), labels, ax, f'T = {t:g}', log=log)
     fig.tight_layout()
     return fig
 
@@ -72,35 +76,43 @@ def knob_view(controls: dict, # name -> ipywidgets control; `view` gets each con
               draw=None, # `draw(shown, axes)` draws the figure of the view's result `shown`; None: text only
               rows: list | None = None, # names of the controls of each row, e.g. [['T', 'alpha_ce']]; default: one each
               figsize=(5, 3), # figure size in inches
+              html: bool = False, # also show the view's 'html' (an HTML string) under the summary
               **subplots, # passed to `figure_png`, e.g. ncols=3
              ):
     "Controls → view → redraw: a widget that reruns `view` on its controls' values at every change and redraws."
     import ipywidgets as widgets
-    summary, image, lock = widgets.Label(), widgets.Image(format='png'), threading.Lock()
+    summary, page, image, lock = widgets.Label(), widgets.HTML(), widgets.Image(format='png'), threading.Lock()
     def redraw(*_):
         with lock:  # ipykernel may run a callback while another one is drawing
             try: shown = view(**{name: control.value for name, control in controls.items()})
             except ValueError as error: summary.value = f'⚠ {error}'; return
             if draw is not None: image.value = figure_png(lambda axes: draw(shown, axes), figsize, **subplots)
             summary.value = shown.get('summary', '')
+            if html: page.value = shown.get('html', '')
     for control in controls.values(): control.observe(redraw, 'value')
     redraw()
     rows = [widgets.HBox([controls[n] for n in row]) if len(row) > 1 else controls[row[0]]
             for row in (rows or [[name] for name in controls])]
-    return widgets.VBox([*rows, summary, *([image] if draw is not None else [])])
+    return widgets.VBox([*rows, summary, *([page] if html else []), *([image] if draw is not None else [])])
 
 # %% ../nbs/00_temperature.ipynb #975ac720
 def temperature_widget(logits, # scores to soften
                        labels, # one name per score
                        temperature: float = 1.0, # the slider's starting value
+                       log: bool = False, # start with a log scale for the probabilities
                       ):
-    "A T slider that redraws the probability bars and prints the entropy."
+    "A T slider and a log-scale switch that redraw the probability bars and print the entropy."
     import ipywidgets as widgets
     slider = widgets.FloatLogSlider(value=temperature, base=10, min=-1.5, max=1.5, step=0.01, description='T',
                                     continuous_update=True)
-    def view(temperature): return {**temperature_view(logits, labels, temperature), 'temperature': temperature}
-    def draw(shown, ax): plot_probabilities(shown['probs'], labels, ax, title=f"T = {shown['temperature']:.3g}")
-    return knob_view({'temperature': slider}, view, draw)
+    switch = widgets.Checkbox(value=log, description='log scale', indent=False)
+    def view(temperature, log):
+        shown = temperature_view(logits, labels, temperature)
+        return {**shown, 'temperature': temperature, 'log': log,
+                'summary': shown['summary'] + ('   (log scale)' if log else '')}
+    def draw(shown, ax):
+        plot_probabilities(shown['probs'], labels, ax, title=f"T = {shown['temperature']:.3g}", log=shown['log'])
+    return knob_view({'temperature': slider, 'log': switch}, view, draw, rows=[['temperature', 'log']])
 
 # %% ../nbs/01_teacher.ipynb #w30f647e
 from .teacher import dark_knowledge_view, masked_distribution, tail_mass, top_tokens
@@ -135,19 +147,34 @@ def plot_top_tokens(view: dict, # a `dark_knowledge_view`
     ax.tick_params(axis='x', rotation=45)
     return ax
 
+def plot_dark_knowledge(view: dict, # a `dark_knowledge_view`
+                        axes, # two matplotlib Axes: the top tokens, the ranked distribution
+                       ):
+    "The top tokens as bars, and beside them every token's probability against its rank (log–log), the top k shaded."
+    plot_top_tokens(view, axes[0])
+    ranked = view['ranked'].numpy()
+    axes[1].loglog(range(1, len(ranked) + 1), ranked, color='C0')
+    axes[1].axvspan(1, len(view['top']), color='C1', alpha=0.15, label=f"top {len(view['top'])}")
+    axes[1].set(xlabel='rank', ylabel='probability', ylim=(max(ranked.min(), 1e-12) / 2, 1.5),
+                title=f"all {len(ranked):,} tokens: tail {view['tail_mass']:.0%}")
+    axes[1].legend(fontsize=8)
+
 # %% ../nbs/01_teacher.ipynb #55cef966
 def dark_knowledge_widget(model, # a BERT masked-LM
                           tokenizer, # its tokenizer
                           text: str = 'I think this is the beginning of a beautiful [MASK].', # the starting sentence
                          ):
-    "A sentence box and a T slider that redraw the teacher's top tokens at the mask."
+    """A sentence box and a T slider that redraw the teacher's top tokens at the mask and, beside them, its whole
+    distribution by rank."""
     import ipywidgets as widgets
     controls = {'text': widgets.Text(value=text, description='Sentence', layout=widgets.Layout(width='90%')),
                 'temperature': widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.02, description='T')}
     def view(text, temperature): return dark_knowledge_view(model, tokenizer, text, temperature)
-    return knob_view(controls, view, plot_top_tokens, figsize=(7, 3))
+    return knob_view(controls, view, plot_dark_knowledge, figsize=(12, 3.2), ncols=2,
+                     gridspec_kw={'width_ratios': [1.4, 1]})
 
 # %% ../nbs/02_losses.ipynb #x79fe4c2
+import textwrap
 from .losses import cosine_loss, cosine_per_position, loss_terms_view, term_gradient_norms
 
 # %% ../nbs/02_losses.ipynb #w79fe4c2
@@ -180,12 +207,8 @@ def plot_cosine_per_position(students: dict, # name -> (batch, seq, hidden) stud
         cos = cosine_per_position(hidden.detach().float(), teacher_hidden.float()).masked_fill(~keep, float('nan'))
         mean, (q1, q3) = cos.nanmean(0), cos.nanquantile(torch.tensor([0.25, 0.75]), dim=0)
         positions = range(cos.shape[1])
-        ax.plot(
-            positions,
-            mean,
-            color=f'C{i}',
-            label=f'{name}: L_cos = {cosine_loss(hidden.detach(), teacher_hidden, attention_mask).item():.3f}',
-        )
+        ax.plot(positions, mean, color=f'C{i}',
+                label=f'{name}: L_cos = {cosine_loss(hidden.detach(), teacher_hidden, attention_mask).item():.3f}')
         ax.fill_between(positions, q1, q3, color=f'C{i}', alpha=0.2)
     ax.axhline(0, color='gray', lw=0.5)
     ax.set(xlabel='position in the sequence', ylabel='cos(student, teacher)', ylim=(-0.2, 1.05)); ax.legend(fontsize=8)
@@ -202,8 +225,8 @@ def plot_loss_view(view: dict, # from `loss_terms_view`
         axes if axes is not None else plt.subplots(1, 3, figsize=(14, 3.2), gridspec_kw={'width_ratios': [1, 1, 2]})[1]
     )
     names, colors = ['ce', 'mlm', 'cos'], ['C0', 'C1', 'C2']
-    a = view['alphas']
-    axes[0].bar([f'{n}\nα={w:g}' for n, w in zip(names, a)], list(view['contributions']), color=colors)
+    alphas = view['alphas']
+    axes[0].bar([f'{n}\nα={w:g}' for n, w in zip(names, alphas)], list(view['contributions']), color=colors)
     axes[0].set(ylabel='α · L', title=f"contributions (total {view['total']:.2f}, T = {view['temperature']:.3g})")
     axes[1].bar(names, list(view['gradient_norms']), color=colors)
     axes[1].set(ylabel='α · ‖∇θ L‖', title='gradient norm on the student')
@@ -214,8 +237,10 @@ def plot_loss_view(view: dict, # from `loss_terms_view`
     axes[2].set(
         ylabel=f"p at T = {view['temperature']:.3g}",
         ylim=(0, 1.15 * max(view['teacher_probs'].max(), view['student_probs'].max()).item()),
-        title=f"“…{view['context']}…”  hidden: {view['hidden_word']}",
     )
+    context = textwrap.shorten(view['context'], 70, placeholder=' …')  # two lines that fit the panel
+    axes[2].set_title(f"“…{context}…”\nhidden word: {view['hidden_word']}; soft loss on "
+                      f"{view['soft_positions']} tokens", fontsize=9)
     axes[2].legend(fontsize=8)
     return axes
 
@@ -229,8 +254,10 @@ def triple_loss_widget(student, # the student model
                        alpha_cos: float = 1.0, # start value of the alpha_cos slider
                        position: int = 0, # which `[MASK]` of the batch to show the distributions at
                        measured: dict | None = None, # temperature -> `term_gradient_norms(student, batch, temperature)`
+                       soft_positions: str = 'every', # the soft-target term on 'every' token or the 'masked' ones
                       ):
-    "Sliders for T and the three weights that redraw `loss_terms_view` on a real batch."
+    """Sliders for T, the three weights and the `[MASK]` shown, and a menu of the soft-target term's positions, that
+    redraw `loss_terms_view` on a real batch."""
     import ipywidgets as widgets
     style = {'description_width': '80px'}
     controls = {'temperature': widgets.FloatLogSlider(value=temperature, base=10, min=-0.5, max=1.3, step=0.02,
@@ -238,17 +265,24 @@ def triple_loss_widget(student, # the student model
     for name, value in (('alpha_ce', alpha_ce), ('alpha_mlm', alpha_mlm), ('alpha_cos', alpha_cos)):
         controls[name] = widgets.FloatSlider(value=value, min=0, max=10, step=0.5, description=name, style=style,
                                              continuous_update=False)
-    cache = {round(t, 4): m for t, m in (measured or {}).items()}  # the weights only rescale the gradient norms
-    def view(temperature, alpha_ce, alpha_mlm, alpha_cos):
-        key = round(temperature, 4)
-        if key not in cache: cache[key] = term_gradient_norms(student, batch, temperature)
-        return loss_terms_view(student, batch, tokenizer, temperature, alpha_ce, alpha_mlm, alpha_cos,
-                               position=position, measured=cache[key])
-    return knob_view(controls, view, plot_loss_view, rows=[['temperature', 'alpha_ce'], ['alpha_mlm', 'alpha_cos']],
-                     figsize=(14, 3.2), ncols=3, gridspec_kw={'width_ratios': [1, 1, 2]})
+    masks = int(((batch['labels'] != -100) & (batch['input_ids'] == tokenizer.mask_token_id)).sum())
+    controls['position'] = widgets.IntSlider(value=position, min=0, max=masks - 1, description='[MASK]', style=style,
+                                             continuous_update=False)
+    controls['soft_positions'] = widgets.Dropdown(options=[('every token', 'every'), ('masked only', 'masked')],
+                                                  value=soft_positions, description='soft loss', style=style)
+    # the weights and the [MASK] shown only rescale or pick: the gradients depend on T and the soft-loss positions
+    cache = {(round(t, 4), 'every'): m for t, m in (measured or {}).items()}
+    def view(temperature, alpha_ce, alpha_mlm, alpha_cos, position, soft_positions):
+        key = (round(temperature, 4), soft_positions)
+        if key not in cache: cache[key] = term_gradient_norms(student, batch, temperature, soft_positions)
+        return loss_terms_view(student, batch, tokenizer, temperature, alpha_ce, alpha_mlm, alpha_cos, position,
+                               soft_positions=soft_positions, measured=cache[key])
+    rows = [['temperature', 'alpha_ce'], ['alpha_mlm', 'alpha_cos'], ['position', 'soft_positions']]
+    return knob_view(controls, view, plot_loss_view, rows=rows, figsize=(14, 3.4), ncols=3,
+                     gridspec_kw={'width_ratios': [1, 1, 2]})
 
 # %% ../nbs/03_student.ipynb #w5da8be9
-from .student import student_layers
+from .student import layer_choice_view, layer_presets, student_layers
 
 # %% ../nbs/03_student.ipynb #95da8be9
 def plot_layer_map(n_teacher_layers: int, # depth of the teacher
@@ -275,11 +309,47 @@ def plot_layer_map(n_teacher_layers: int, # depth of the teacher
     for side in ax.spines.values(): side.set_visible(False)
     return ax
 
+# %% ../nbs/03_student.ipynb #d3a10005
+def plot_layer_choice(view: dict, # from `layer_choice_view`
+                      axes, # two matplotlib Axes: the layer map, the cosines
+                     ):
+    "The layer map of a `layer_choice_view` and its cosine with the teacher, layer by layer."
+    plot_layer_map(view['n_teacher_layers'], view['layers'], axes[0], title=f"teacher layers {view['layers']}")
+    labels = ['emb'] + [f's{i}/t{t}' for i, t in enumerate(view['layers'])]
+    axes[1].plot(labels, view['cosines'], marker='o')
+    axes[1].set(ylim=(-0.1, 1.05), ylabel='mean cosine with the teacher', xlabel='student layer / teacher layer',
+                title=f"agreement {view['report']['agreement']:.1%}, KL {view['report']['kl']:.3f}")
+    axes[1].grid(alpha=0.3)
+
+def layer_choice_widget(teacher, # a BERT masked-LM
+                        batches: list, # held-out masked batches (`held_out_batches`)
+                        sample: torch.Tensor, # token ids (batch, length) for the hidden-state cosines
+                        preset: str = 'one in two', # the starting choice, a name of `layer_presets`
+                       ):
+    """A preset menu and a multiple choice of teacher layers (Ctrl/Shift-click); redraws the layer map, the student's
+    agreement and KL with the teacher before training, and the cosine per layer."""
+    import ipywidgets as widgets
+    presets = layer_presets(teacher.config.num_hidden_layers)
+    chooser = widgets.SelectMultiple(options=[(f'layer {t}', t) for t in range(teacher.config.num_hidden_layers)],
+                                     value=tuple(presets[preset]), description='teacher layers', rows=6,
+                                     style={'description_width': '100px'})
+    menu = widgets.Dropdown(options=[*presets, 'custom'], value=preset, description='preset',
+                            style={'description_width': '100px'})
+    def apply_preset(change):
+        if change['new'] != 'custom': chooser.value = tuple(presets[change['new']])
+    def name_choice(change): menu.value = next((n for n, l in presets.items() if tuple(l) == change['new']), 'custom')
+    menu.observe(apply_preset, 'value'); chooser.observe(name_choice, 'value')
+    def view(layers): return layer_choice_view(teacher, layers, batches, sample)
+    shown = knob_view({'layers': chooser}, view, plot_layer_choice, figsize=(9, 3.4), ncols=2,
+                      gridspec_kw={'width_ratios': [1, 2]})
+    shown.children = (menu, *shown.children)
+    return shown
+
 # %% ../nbs/04_data.ipynb #w95ecb2c
 import html
 import math
 import numpy as np
-from .data import MASK_KINDS
+from .data import MASK_KINDS, DynamicMaskingCollator, masking_view, selected_ids
 
 # %% ../nbs/04_data.ipynb #b95ecb2c
 _KIND_COLOURS = {1: '#d62728', 2: '#e377c2', 3: '#2ca02c'}
@@ -329,6 +399,7 @@ def plot_masked_tokens(counts, # corpus count of every vocabulary id (see `token
                        eligible_ids, # token ids of every position that could be chosen (no special tokens, no padding)
                        masked: dict, # name -> token ids of the selected positions; one line per entry
                        bins: int = 24, # number of log-spaced bins of corpus frequency
+                       axes=None, # two matplotlib Axes (histogram, selection probability); default a new figure
                       ):
     """Which tokens get masked: a histogram over corpus frequency, and the selection probability against frequency, one
     line per entry of `masked`."""
@@ -337,27 +408,45 @@ def plot_masked_tokens(counts, # corpus count of every vocabulary id (see `token
     edges = np.logspace(0, math.log10(float(counts.max())) + 0.01, bins + 1)
     centres = np.sqrt(edges[1:] * edges[:-1])
     occurrences = np.histogram(counts[eligible_ids].numpy(), edges)[0]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    left, right = axes if axes is not None else plt.subplots(1, 2, figsize=(11, 3.6))[1]
     for i, (name, ids) in enumerate(masked.items()):
         hits = np.histogram(counts[ids].numpy(), edges)[0]
         left.stairs(hits / hits.sum(), edges, label=name, color=f'C{i}', lw=2)
         ok = occurrences > 0
         right.loglog(centres[ok], np.maximum(hits[ok], 0.5) / occurrences[ok], 'o-', color=f'C{i}', label=name, ms=4)
-    left.set(
-        xscale='log',
-        xlabel='corpus count of the token',
-        ylabel='share of masked positions',
-        title='Which tokens get masked',
-    )
-    right.set(
-        xlabel='corpus count of the token',
-        ylabel='P(an occurrence is selected)',
-        title='Selection probability',
-        ylim=(1e-3, 1.5),
-    )
+    left.set(xscale='log', xlabel='corpus count of the token', ylabel='share of masked positions',
+             title='Which tokens get masked')
+    right.set(xlabel='corpus count of the token', ylabel='P(an occurrence is selected)', title='Selection probability',
+              ylim=(1e-3, 1.5))
     left.legend(); right.legend()
-    fig.tight_layout()
-    return fig
+    left.figure.tight_layout()
+    return left.figure
+
+# %% ../nbs/04_data.ipynb #d4a10006
+def masking_widget(tokenizer, # the tokenizer of the collator
+                   examples: list, # dicts with `input_ids`: where to count which tokens get selected
+                   token_counts, # corpus count of every vocabulary id (see `token_counts`)
+                   text: str = 'Call me Ishmael. Some years ago, having little or no money in my purse, I went to sea.',
+                  ):
+    """A sentence box and sliders for the selection rate, the mask/random split and the smoothing exponent; redraws the
+    masked sentence and which tokens get selected, against uniform selection at 15%."""
+    import ipywidgets as widgets
+    style, layout = {'description_width': '120px'}, widgets.Layout(width='420px')
+    controls = {'text': widgets.Text(value=text, description='sentence', style=style, continuous_update=False,
+                                     layout=widgets.Layout(width='90%'))}
+    for name, value, low, high, step in (('mlm_probability', 0.15, 0.05, 0.5, 0.01), ('mask', 0.8, 0, 1, 0.05),
+                                         ('random', 0.1, 0, 1, 0.05), ('smoothing', 0.7, 0, 1, 0.05)):
+        controls[name] = widgets.FloatSlider(value=value, min=low, max=high, step=step, description=name, style=style,
+                                             layout=layout, continuous_update=False)
+    uniform, _ = selected_ids(DynamicMaskingCollator(tokenizer, seed=0), examples)
+    def view(**settings):
+        shown = masking_view(tokenizer, examples=examples, token_counts=token_counts, **settings)
+        return {**shown, 'html': masking_legend() + masking_html(tokenizer, shown['input_ids'], shown['masked'])}
+    def draw(shown, axes):
+        plot_masked_tokens(token_counts, shown['eligible_ids'],
+                           {'uniform, 15%': uniform, 'these settings': shown['selected_ids']}, axes=axes)
+    return knob_view(controls, view, draw, rows=[['text'], ['mlm_probability', 'smoothing'], ['mask', 'random']],
+                     html=True, figsize=(11, 3.4), ncols=2)
 
 # %% ../nbs/05_distill.ipynb #wa62efed
 from .distill import DistilConfig
@@ -411,25 +500,12 @@ def plot_speed(records: list, # from `inference_speed`
     ax = ax or plt.subplots(figsize=(6, 3.6))[1]
     for i, name in enumerate(dict.fromkeys(r['model'] for r in records)):
         rows = [r for r in records if r['model'] == name]
-        ax.loglog(
-            [r['batch size'] for r in rows],
-            [r['sequences per second'] for r in rows],
-            marker='o',
-            label=name,
-            color=f'C{i}',
-        )
-        if i:
-            for r in rows:
-                ax.annotate(
-                    f"{r['speed-up']:.2f}×",
-                    (r['batch size'], r['sequences per second']),
-                    textcoords='offset points',
-                    xytext=(0, 6),
-                    ha='center',
-                    fontsize=8,
-                    color=f'C{i}',
-                )
-    sizes = sorted({r['batch size'] for r in records})
+        ax.loglog([r['batch_size'] for r in rows], [r['throughput'] for r in rows], marker='o', label=name,
+                  color=f'C{i}')
+        for r in rows if i else []:
+            ax.annotate(f"{r['speedup']:.2f}×", (r['batch_size'], r['throughput']), textcoords='offset points',
+                        xytext=(0, 6), ha='center', fontsize=8, color=f'C{i}')
+    sizes = sorted({r['batch_size'] for r in records})
     ax.set_xticks(sizes, [str(s) for s in sizes]); ax.minorticks_off()
     low, high = ax.get_ylim(); ax.set_ylim(low, high * 1.4)  # room for the labels
     ax.set(xlabel='batch size (sequences of 128 tokens)', ylabel='sequences per second',
@@ -447,12 +523,8 @@ def plot_losses(cards: dict, # name -> card from `distil_student`
     "Each loss term against the step, one panel per term, one line per run, smoothed by a running mean."
     import matplotlib.pyplot as plt
     if axes is None: axes = plt.subplots(1, len(terms), figsize=(3.3 * len(terms), 2.8))[1]
-    titles = {
-        'loss': 'total (weighted)',
-        'ce': 'L_ce (soft targets, T = 2)',
-        'mlm': 'L_mlm (hard labels)',
-        'cos': 'L_cos (hidden states)',
-    }
+    titles = {'loss': 'total (weighted)', 'ce': 'L_ce (soft targets, T = 2)', 'mlm': 'L_mlm (hard labels)',
+              'cos': 'L_cos (hidden states)'}
     for ax, term in zip(axes, terms):
         for name, card in cards.items():
             values = torch.tensor([r[term] for r in card['history']])
@@ -486,7 +558,7 @@ def plot_retention(retention: dict, # label -> student / teacher ratio
     return ax
 
 # %% ../nbs/07_ablation.ipynb #wb9f9476
-from .ablation import PAPER_TABLE4, ordering
+from .ablation import MEASURE_COUNTS, PAPER_TABLE4, ordering, run_comparison
 
 # %% ../nbs/07_ablation.ipynb #0b9f9476
 def plot_ablation(changes: dict, # run name -> measure -> change in points (`ablation_changes`)
@@ -509,11 +581,37 @@ def plot_ablation(changes: dict, # run name -> measure -> change in points (`abl
             ax.axvspan(-2 * se, 2 * se, color='grey', alpha=0.15, label='±2 standard errors')
             ax.legend(fontsize=7, loc='lower left')
         low = min(0, *values.values()); high = max(0, *values.values())
-        ax.set(
-            title=title,
-            xlabel='change against the triple loss (points)',
-            xlim=(low - 0.35 * (high - low + 1), high + 0.35 * (high - low + 1)),
-        )
+        ax.set(title=title, xlabel='change against the triple loss (points)',
+               xlim=(low - 0.35 * (high - low + 1), high + 0.35 * (high - low + 1)))
         ax.axvline(0, color='black', lw=0.8)
     axes[0].figure.tight_layout()
     return axes
+
+# %% ../nbs/07_ablation.ipynb #d7a10005
+def plot_comparison(compared: dict, # from `run_comparison`
+                    ax=None, # the matplotlib Axes to draw on; default a new figure
+                   ):
+    "Horizontal bars of one measure for the chosen runs, with ±2 standard errors where there is one."
+    import matplotlib.pyplot as plt
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    names = list(compared['values'])[::-1]
+    errors = [2 * compared['errors'][n] if compared['errors'][n] is not None else 0 for n in names]
+    ax.barh(names, [compared['values'][n] for n in names], xerr=errors, capsize=4, color='C0')
+    bars = '±2 standard errors' if any(errors) else 'no error bar: one seed, one average per run'
+    ax.set(xlabel=compared['measure'], title=f"{compared['measure']} ({bars})")
+    ax.grid(alpha=0.3, axis='x')
+    return ax
+
+def compare_runs_widget(ablation: dict, # from `run_ablation`
+                        measure: str = 'masked_lm_accuracy', # the starting measure
+                       ):
+    "A multiple choice of runs (Ctrl/Shift-click) and a measure menu; redraws the runs side by side with error bars."
+    import ipywidgets as widgets
+    style = {'description_width': '80px'}
+    controls = {'names': widgets.SelectMultiple(options=list(ablation['results']), value=tuple(ablation['results']),
+                                                rows=len(ablation['results']), description='runs', style=style),
+                'measure': widgets.Dropdown(options=list(MEASURE_COUNTS), value=measure, description='measure',
+                                            style=style)}
+    def view(names, measure): return run_comparison(ablation, names, measure)
+    return knob_view(controls, view, lambda shown, ax: plot_comparison(shown, ax), rows=[['names', 'measure']],
+                     figsize=(7, 3))

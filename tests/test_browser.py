@@ -1,8 +1,9 @@
 """The chapters' widgets, driven in JupyterLab in a real browser, the way a learner uses them.
 
 The test starts JupyterLab on 127.0.0.1 (random token, free port) over a temporary copy of the chapter, opens it in
-Chromium through Playwright, runs all cells from the Run menu, moves sliders with the mouse, and checks that what the
-page shows changed and that no output is an error. Screenshots before and after go to test-artifacts/browser/.
+Chromium through Playwright, runs all cells from the Run menu, works the widget's controls with the mouse and the
+keyboard (drags sliders, chooses from menus, types a sentence), and checks that what the page shows changed and that
+no output is an error. Screenshots before and after go to test-artifacts/browser/.
 
 Needs Chromium (Debian's, /usr/bin/chromium, or $CHROMIUM_PATH) and the `playwright` package: scripts/install_browser.sh.
 Marked `browser`: select with `-m browser`, leave out with `-m "not browser"`.
@@ -31,19 +32,31 @@ pytestmark = pytest.mark.browser
 
 @dataclass
 class WidgetCase:
-    """A chapter's widget, the sliders to move (by their description, one after the other) and what must change on the
-    page each time: the widget's printed line (its first Label) and, with `plot`, the image in its output."""
+    """A chapter's widget, what a learner does to its controls (one after the other) and what must change on the page
+    each time: the widget's printed line (its first Label) and, with `plot`, the image in its output. An action is
+    `('drag', slider)`, `('check', checkbox)`, `('choose', dropdown, option)`, `('toggle', multi-select, option)`
+    (Ctrl+click) or `('type', text box, text)` (then Enter); the control is named by its description."""
     chapter: str  # notebook file in nbs/
-    sliders: list[str]  # descriptions of the sliders to drag
-    text: str  # regex the printed line matches once the sliders moved
+    actions: list[tuple]  # what to do, in order
+    text: str  # regex the printed line matches once every action is done
     plot: bool = True  # the widget's figure must change too (and not be blank)
-    follows: str = ''  # regex whose group 1 in the printed line is the value of the slider `sliders[0]`
+    follows: str = ''  # regex whose group 1 in the printed line is the value of the first slider dragged
 
 
 CASES = [
-    WidgetCase('00_temperature.ipynb', sliders=['T'], text=r'^T = .*entropy = \d', follows=r'^T = (\S+)'),
+    WidgetCase('00_temperature.ipynb', actions=[('drag', 'T'), ('check', 'log scale')],
+               text=r'^T = .*entropy = \d.*log scale', follows=r'^T = (\S+)'),
     # chapter 02 ends with every weight at 0 (its own check of that message): move alpha_ce first, then T
-    WidgetCase('02_losses.ipynb', sliders=['alpha_ce', 'T'], text=r'^T = .*total = \d'),
+    WidgetCase('02_losses.ipynb', actions=[('drag', 'alpha_ce'), ('drag', 'T'), ('drag', '[MASK]'),
+                                           ('choose', 'soft loss', 'masked only')],
+               text=r'^T = .*total = \d.*soft loss on masked tokens'),
+    WidgetCase('03_student.ipynb',
+               actions=[('choose', 'preset', 'first half'), ('toggle', 'teacher layers', 'layer 5')], text=r'^layers \[0, 1, 2, 5\]'),
+    WidgetCase('04_data.ipynb', actions=[('drag', 'mlm_probability'), ('drag', 'smoothing'),
+                                         ('type', 'sentence', 'A student learns from its teacher.')],
+               text=r'^sentence: \d+ \[MASK\]'),
+    WidgetCase('07_ablation.ipynb', actions=[('choose', 'measure', 'agreement'), ('toggle', 'runs', 'random init')],
+               text=r'^agreement: '),
 ]
 DRAG_PIXELS = 40  # how far each slider's handle is dragged, towards the side of its track with more room
 
@@ -199,19 +212,50 @@ def _wait_kernel_idle(page, timeout):
         'data-status', 'idle', timeout=timeout)
 
 
-def _widget(page, descriptions: list[str]):
-    "The output that shows a widget with sliders of all these descriptions (exactly one)."
+CONTROLS = {'drag': '.widget-slider', 'check': '.widget-checkbox', 'choose': '.widget-dropdown',
+            'toggle': '.widget-select-multiple', 'type': '.widget-text'}  # action -> the class of its control
+
+
+def _widget(page, actions: list[tuple]):
+    "The output that shows a widget with the controls of all these actions (exactly one)."
     from playwright.sync_api import expect
     area = page.locator('.jp-Notebook .jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output')
-    for d in descriptions: area = area.filter(has=_slider_in(page, d))
+    for kind, description, *_ in actions: area = area.filter(has=_control_in(page, kind, description))
     expect(area).to_have_count(1, timeout=UI_TIMEOUT)
     return area
 
 
-def _slider_in(page, description: str, scope=None):
-    "The slider with this description, in `scope` (default: the page)."
-    label = page.locator('.widget-label', has_text=re.compile(rf'^\s*{re.escape(description)}\s*$'))
-    return (scope or page).locator('.widget-slider').filter(has=label)
+def _control_in(page, kind: str, description: str, scope=None):
+    "The control that `kind` acts on, with this description, in `scope` (default: the page)."
+    # a checkbox's description is in a `label.widget-label-basic` around its box, the others' in a `.widget-label`
+    named = re.compile(rf'^\s*{re.escape(description)}\s*$')
+    label = page.locator('.widget-label, .widget-label-basic', has_text=named)
+    return (scope or page).locator(CONTROLS[kind]).filter(has=label)
+
+
+def _control_value(control, kind: str) -> str:
+    "What the control shows as its value: a slider's readout, the chosen option(s), the text in the box."
+    if kind == 'drag': return control.locator('.widget-readout').inner_text()
+    if kind == 'type': return control.locator('input').input_value()
+    if kind == 'check': return str(control.locator('input').is_checked())
+    return control.locator('select').evaluate("s => [...s.selectedOptions].map(o => o.textContent.trim()).join('|')")
+
+
+def _act(page, control, kind: str, *argument):
+    "Do the action to the control, with the mouse or the keyboard."
+    if kind == 'drag': _drag(page, control)
+    elif kind == 'check': control.locator('input').click()
+    elif kind == 'choose': control.locator('select').select_option(label=argument[0])
+    elif kind == 'toggle':
+        option = control.locator('option', has_text=re.compile(rf'^\s*{re.escape(argument[0])}\s*$'))
+        option.scroll_into_view_if_needed()
+        option.click(modifiers=['Control'])
+    elif kind == 'type':
+        box = control.locator('input')
+        box.click()
+        box.fill(argument[0])
+        box.press('Enter')
+    else: raise ValueError(f'unknown action {kind!r}')
 
 
 def _drag(page, slider, pixels: int = DRAG_PIXELS):
@@ -288,7 +332,7 @@ def browser():
 
 
 @pytest.mark.parametrize('case', CASES, ids=lambda c: Path(c.chapter).stem)
-def test_widget_responds_to_sliders(case: WidgetCase, browser, tmp_path):
+def test_widget_responds_to_controls(case: WidgetCase, browser, tmp_path):
     from playwright.sync_api import expect
     if not (ROOT/'nbs'/case.chapter).exists():
         pytest.skip(f'nbs/{case.chapter} does not exist yet')
@@ -306,7 +350,7 @@ def test_widget_responds_to_sliders(case: WidgetCase, browser, tmp_path):
         errors = page.evaluate(_ERRORS_ON_PAGE)
         assert not errors, f'{case.chapter}: error outputs after Run All Cells:\n' + '\n\n'.join(errors)
 
-        widget = _widget(page, case.sliders)
+        widget = _widget(page, case.actions)
         line = _printed_line(widget)
         line.wait_for(state='visible', timeout=UI_TIMEOUT)
         widget.scroll_into_view_if_needed()
@@ -318,20 +362,23 @@ def test_widget_responds_to_sliders(case: WidgetCase, browser, tmp_path):
                 'thread (ipykernel 7 + JupyterLab 4.6) while later cells run on the main thread, and pyplot\'s global state '
                 'is shared between them: draw with matplotlib.figure.Figure into an ipywidgets.Image, not pyplot in an Output')
 
-        for description in case.sliders:
-            slider = _slider_in(page, description, widget)
-            readout = slider.locator('.widget-readout')
-            value_before, line_before, figure_before = readout.inner_text(), line.inner_text(), _figure_src(widget)
-            _step(f'drag {description} from {value_before}')
-            _drag(page, slider)
-            expect(readout).not_to_have_text(value_before, timeout=UI_TIMEOUT)  # the handle moved the slider
+        first_slider = next((a[1] for a in case.actions if a[0] == 'drag'), None)
+        for kind, description, *argument in case.actions:
+            control = _control_in(page, kind, description, widget)
+            value_before, line_before = _control_value(control, kind), line.inner_text()
+            figure_before = _figure_src(widget)
+            _step(f'{kind} {description} {argument or ""} (was {value_before!r})')
+            _act(page, control, kind, *argument)
+            _wait_until(lambda: _control_value(control, kind) != value_before, UI_TIMEOUT,
+                        f'{description} to change')  # the control took the action
             expect(line).not_to_have_text(line_before, timeout=UI_TIMEOUT*2)  # the kernel recomputed the printed line
             if case.plot:
                 _wait_until(lambda: _figure_src(widget) not in (None, figure_before), UI_TIMEOUT*2,
-                            f'the figure to change after moving {description}')
+                            f'the figure to change after the {kind} of {description}')
             _wait_kernel_idle(page, UI_TIMEOUT*2)
-            if case.follows and description == case.sliders[0]:
+            if case.follows and description == first_slider:
                 # a continuous slider sends values while it moves: the line ends on the value the slider stopped at
+                readout = control.locator('.widget-readout')
                 def follows():
                     shown = re.search(case.follows, line.inner_text())
                     return bool(shown) and float(shown.group(1)) == pytest.approx(float(readout.inner_text()), rel=1e-2)
