@@ -14,8 +14,8 @@ from .temperature import _check_temperature, check_number, entropy, softmax_with
 from .teacher import mask_batch
 
 # %% auto #0
-__all__ = ['soft_target_loss', 'soft_target_gradient_norm', 'mlm_loss', 'cosine_per_position', 'cosine_loss', 'LossWeights',
-           'normalize_weights', 'TripleLoss', 'triple_loss', 'distillation_batch', 'student_outputs',
+__all__ = ['SOFT_POSITIONS', 'soft_target_loss', 'soft_target_gradient_norm', 'mlm_loss', 'cosine_per_position', 'cosine_loss',
+           'LossWeights', 'normalize_weights', 'TripleLoss', 'triple_loss', 'distillation_batch', 'student_outputs',
            'toy_distillation', 'gradient_norms_by_temperature', 'soft_loss_mask', 'term_gradient_norms',
            'loss_terms_view']
 
@@ -339,6 +339,8 @@ def soft_loss_mask(batch: dict, # with `attention_mask` and `labels` (-100 where
     if soft_positions == 'masked': return batch['labels'] != -100
     raise ValueError(f"soft_positions must be 'every' or 'masked', got {soft_positions!r}")
 
+SOFT_POSITIONS = {'every': 'every token', 'masked': 'masked tokens only'}  # how the views name them
+
 # %% ../nbs/02_losses.ipynb #27a84662
 def term_gradient_norms(student, # the student model (its parameters get no .grad; they are only measured)
                         batch: dict, # from `distillation_batch`
@@ -400,7 +402,7 @@ def loss_terms_view(student, # the student model
         'soft_positions': soft_positions,
         'summary': (
             f"T = {temperature:.3g}   total = {sum(contributions):.3f}   normalized weights ce/mlm/cos = "
-            f"{weights.ce:.2f}/{weights.mlm:.2f}/{weights.cos:.2f}   soft loss on {soft_positions} tokens   "
+            f"{weights.ce:.2f}/{weights.mlm:.2f}/{weights.cos:.2f}   soft loss on {SOFT_POSITIONS[soft_positions]}   "
             f"[MASK] {position + 1} of {len(shown)}"
         ),
     }

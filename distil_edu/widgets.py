@@ -26,7 +26,7 @@ def plot_probabilities(probs, # one distribution
     probs = torch.as_tensor(probs)
     ax.bar(list(labels), probs.tolist(), color='C0')
     ax.set(ylabel='probability', title=f'{title}  H = {entropy(probs).item():.2f} nats'.strip())
-    if log: ax.set(yscale='log', ylim=(min(1e-3, max(probs.min().item() / 3, 1e-12)), 1.5))
+    if log: ax.set(yscale='log', ylim=(min(1e-3, max(probs.min().item() / 3, 1e-40)), 1.5))
     else: ax.set(ylim=(0, 1))
     return ax
 
@@ -38,8 +38,10 @@ def plot_temperatures(logits, # scores to soften
     "One bar chart per temperature."
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(temperatures), figsize=(3.2*len(temperatures), 2.8), sharey=True)
-    for ax, t in zip(axes, temperatures):
-        plot_probabilities(softmax_with_temperature(logits, t), labels, ax, f'T = {t:g}', log=log)
+    distributions = [softmax_with_temperature(logits, t) for t in temperatures]
+    for ax, t, probs in zip(axes, temperatures, distributions):
+        plot_probabilities(probs, labels, ax, f'T = {t:g}', log=log)
+    if log: axes[0].set_ylim(max(min(p.min().item() for p in distributions) / 3, 1e-40), 1.5)  # shared y: the smallest
     fig.tight_layout()
     return fig
 
@@ -175,7 +177,7 @@ def dark_knowledge_widget(model, # a BERT masked-LM
 
 # %% ../nbs/02_losses.ipynb #x79fe4c2
 import textwrap
-from .losses import cosine_loss, cosine_per_position, loss_terms_view, term_gradient_norms
+from .losses import SOFT_POSITIONS, cosine_loss, cosine_per_position, loss_terms_view, term_gradient_norms
 
 # %% ../nbs/02_losses.ipynb #w79fe4c2
 def plot_gradient_norms(norms: dict, # from `gradient_norms_by_temperature`
@@ -240,7 +242,7 @@ def plot_loss_view(view: dict, # from `loss_terms_view`
     )
     context = textwrap.shorten(view['context'], 70, placeholder=' …')  # two lines that fit the panel
     axes[2].set_title(f"“…{context}…”\nhidden word: {view['hidden_word']}; soft loss on "
-                      f"{view['soft_positions']} tokens", fontsize=9)
+                      f"{SOFT_POSITIONS[view['soft_positions']]}", fontsize=9)
     axes[2].legend(fontsize=8)
     return axes
 
@@ -497,6 +499,7 @@ def plot_speed(records: list, # from `inference_speed`
               ):
     "Sequences per second against batch size (log-log), one line per model, speed-ups written above the points."
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, ScalarFormatter
     ax = ax or plt.subplots(figsize=(6, 3.6))[1]
     for i, name in enumerate(dict.fromkeys(r['model'] for r in records)):
         rows = [r for r in records if r['model'] == name]
@@ -507,6 +510,8 @@ def plot_speed(records: list, # from `inference_speed`
                         xytext=(0, 6), ha='center', fontsize=8, color=f'C{i}')
     sizes = sorted({r['batch_size'] for r in records})
     ax.set_xticks(sizes, [str(s) for s in sizes]); ax.minorticks_off()
+    ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 3, 5)))  # 20, 30, 50, 100, ...: several labels a decade
+    ax.yaxis.set_major_formatter(ScalarFormatter())
     low, high = ax.get_ylim(); ax.set_ylim(low, high * 1.4)  # room for the labels
     ax.set(xlabel='batch size (sequences of 128 tokens)', ylabel='sequences per second',
            title=f"Inference speed of the encoder ({records[0]['device'].upper()})")
@@ -526,11 +531,13 @@ def plot_losses(cards: dict, # name -> card from `distil_student`
     titles = {'loss': 'total (weighted)', 'ce': 'L_ce (soft targets, T = 2)', 'mlm': 'L_mlm (hard labels)',
               'cos': 'L_cos (hidden states)'}
     for ax, term in zip(axes, terms):
-        for name, card in cards.items():
+        for i, (name, card) in enumerate(cards.items()):
             values = torch.tensor([r[term] for r in card['history']])
             window = max(1, min(smooth, len(values)))
             means = values.unfold(0, window, 1).mean(1)  # the mean of each run of `window` steps, at its last step
-            ax.plot([r['step'] for r in card['history']][window - 1:], means.tolist(), label=name)
+            # thinner and dashed as the runs go on: a run whose curve lies on another's still shows
+            ax.plot([r['step'] for r in card['history']][window - 1:], means.tolist(), label=name,
+                    lw=max(3.0 - 0.5 * i, 1.0), ls=('-', '--', '-.', ':')[i % 4])
         ax.set(title=titles.get(term, term), xlabel='step', yscale='log' if log else 'linear')
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
@@ -596,7 +603,8 @@ def plot_comparison(compared: dict, # from `run_comparison`
     ax = ax or plt.subplots(figsize=(6, 3))[1]
     names = list(compared['values'])[::-1]
     errors = [2 * compared['errors'][n] if compared['errors'][n] is not None else 0 for n in names]
-    ax.barh(names, [compared['values'][n] for n in names], xerr=errors, capsize=4, color='C0')
+    ax.barh(names, [compared['values'][n] for n in names], xerr=errors if any(errors) else None,
+            capsize=4, color='C0')
     bars = '±2 standard errors' if any(errors) else 'no error bar: one seed, one average per run'
     ax.set(xlabel=compared['measure'], title=f"{compared['measure']} ({bars})")
     ax.grid(alpha=0.3, axis='x')
