@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 # %% auto #0
-__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'plot_dark_knowledge', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'plot_layer_choice', 'layer_choice_widget', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'masking_widget', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation', 'plot_comparison', 'compare_runs_widget']
+__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'plot_dark_knowledge', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'plot_layer_choice', 'layer_choice_widget', 'MOBY_DICK_OPENING', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'masking_widget', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation', 'plot_comparison', 'compare_runs_widget']
 
 # %% ../nbs/00_temperature.ipynb #c0c0b001
 import io, threading
@@ -425,10 +425,12 @@ def plot_masked_tokens(counts, # corpus count of every vocabulary id (see `token
     return left.figure
 
 # %% ../nbs/04_data.ipynb #d4a10006
+MOBY_DICK_OPENING = 'Call me Ishmael. Some years ago, having little or no money in my purse, I went to sea.'
+
 def masking_widget(tokenizer, # the tokenizer of the collator
                    examples: list, # dicts with `input_ids`: where to count which tokens get selected
                    token_counts, # corpus count of every vocabulary id (see `token_counts`)
-                   text: str = 'Call me Ishmael. Some years ago, having little or no money in my purse, I went to sea.',
+                   text: str = MOBY_DICK_OPENING, # the starting sentence
                   ):
     """A sentence box and sliders for the selection rate, the mask/random split and the smoothing exponent; redraws the
     masked sentence and which tokens get selected, against uniform selection at 15%."""
