@@ -12,7 +12,7 @@ from .evaluate import Budget, distil_student, downstream
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'PAPER_TABLE4', 'MEASURE_COUNTS', 'run_ablation', 'ablation_changes', 'standard_error', 'ordering',
-           'disagreements', 'run_comparison']
+           'disagreements', 'mean_and_error', 'difference_of_means', 'run_comparison']
 
 # %% ../nbs/07_ablation.ipynb #e67bfadc
 ABLATIONS = {  # run name -> (changes to the distillation settings, initialization of the student)
@@ -103,6 +103,27 @@ def disagreements(changes: dict, # run name -> change measured here
     "Pairs (a, b) that the paper ranks a more harmful than b, but that this run ranks the other way."
     names = [n for n in ordering(paper) if n in changes]
     return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if changes[a] > changes[b]]
+
+# %% ../nbs/07_ablation.ipynb #e8a10002
+def mean_and_error(values, # one measurement per seed (numbers)
+                  ) -> tuple:
+    "The mean of `values` and its standard error, the sample standard deviation over √n (None for a single value)."
+    values = [float(v) for v in values]
+    if not values: raise ValueError("values is empty: give one measurement per seed")
+    mean = sum(values) / len(values)
+    if len(values) == 1: return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
+
+def difference_of_means(values, # one measurement per seed of a configuration
+                        baseline, # one measurement per seed of the configuration it is compared with
+                       ) -> dict:
+    """`difference` (mean of `values` − mean of `baseline`), its `standard_error` (the two errors combined as
+    independent), and `effect`: True only when the difference exceeds 2 standard errors."""
+    (mean, error), (base, base_error) = mean_and_error(values), mean_and_error(baseline)
+    if error is None or base_error is None:
+        raise ValueError("a difference needs at least 2 seeds on each side to have a standard error")
+    standard = math.sqrt(error**2 + base_error**2)
+    return {'difference': mean - base, 'standard_error': standard, 'effect': abs(mean - base) > 2 * standard}
 
 # %% ../nbs/07_ablation.ipynb #d7a10002
 MEASURE_COUNTS = {'masked_lm_accuracy': 'masked_tokens', 'agreement': 'masked_tokens', 'kl': None,

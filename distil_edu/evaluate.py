@@ -24,9 +24,9 @@ from .distill import DistilConfig, Distiller, parameter_groups, warmup_then_deca
 # %% auto #0
 __all__ = ['SENTIMENT_PACKAGE', 'SENTIMENT_ARCHIVE', 'SENTIMENT_FILE', 'RUN_ONLY', 'PAPER', 'parameter_counts', 'inference_speed',
            'sentiment_dir', 'extract_sentiment', 'fetch_sentiment', 'read_ratings', 'split_by_group', 'load_sentiment',
-           'SentimentClassifier', 'FineTuneConfig', 'classifier_from', 'epoch_batches', 'pad_batch', 'predict',
-           'accuracy', 'fine_tune', 'Budget', 'student_key', 'distil_student', 'downstream_key', 'downstream',
-           'results_table']
+           'SentimentClassifier', 'FineTuneConfig', 'classifier_from', 'epoch_batches', 'pad_batch', 'class_logits',
+           'predict', 'accuracy', 'fine_tune', 'Budget', 'student_key', 'distil_student', 'downstream_key',
+           'downstream', 'results_table']
 
 # %% ../nbs/06_evaluate.ipynb #61e2fcf1
 def parameter_counts(model, # a BERT or DistilBERT model: masked LM, encoder, or classifier built on one
@@ -260,6 +260,27 @@ def pad_batch(tokenizer, # supplies the padding id
 
 # %% ../nbs/06_evaluate.ipynb #571a0b7d
 @torch.inference_mode()
+def class_logits(classifier, # a `SentimentClassifier`
+                 tokenizer, # the tokenizer of the classifier's encoder
+                 texts: list, # sentences
+                 max_length: int = 64, # tokens per sentence
+                 batch_size: int = 128, # sentences per forward pass
+                ) -> torch.Tensor:
+    "The classifier's scores, `(len(texts), classes)` in float32, for every sentence of `texts`, in eval mode."
+    was_training = classifier.training; classifier.eval()
+    device = next(classifier.parameters()).device
+    if not len(texts): raise ValueError("texts is empty: there is no sentence to score")
+    ids = tokenizer(list(texts), truncation=True, max_length=max_length)['input_ids']
+    logits = None
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # sorted by length: least padding
+    for batch in (order[i:i + batch_size] for i in range(0, len(ids), batch_size)):
+        inputs = {k: v.to(device) for k, v in pad_batch(tokenizer, [ids[i] for i in batch]).items()}
+        scores = classifier(**inputs).float().cpu()
+        if logits is None: logits = torch.empty(len(ids), scores.shape[-1])
+        logits[batch] = scores
+    classifier.train(was_training)
+    return logits
+
 def predict(classifier, # a `SentimentClassifier`
             tokenizer, # the tokenizer of the classifier's encoder
             texts: list, # sentences
@@ -267,16 +288,7 @@ def predict(classifier, # a `SentimentClassifier`
             batch_size: int = 128, # sentences per forward pass
            ) -> torch.Tensor:
     "The predicted class of every sentence in `texts`."
-    was_training = classifier.training; classifier.eval()
-    device = next(classifier.parameters()).device
-    ids = tokenizer(list(texts), truncation=True, max_length=max_length)['input_ids']
-    predictions = torch.empty(len(ids), dtype=torch.long)
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # sorted by length: least padding
-    for batch in (order[i:i + batch_size] for i in range(0, len(ids), batch_size)):
-        inputs = {k: v.to(device) for k, v in pad_batch(tokenizer, [ids[i] for i in batch]).items()}
-        predictions[batch] = classifier(**inputs).argmax(-1).cpu()
-    classifier.train(was_training)
-    return predictions
+    return class_logits(classifier, tokenizer, texts, max_length, batch_size).argmax(-1)
 
 def accuracy(predictions, # predicted class ids (tensor, list or array)
              labels, # true class ids, the same shape
@@ -296,9 +308,10 @@ def fine_tune(model, # a BERT or DistilBERT masked LM; its encoder is copied, no
               data: datasets.DatasetDict, # with `train` and `test` splits of `text` and `label` (`load_sentiment`)
               config: FineTuneConfig | None = None, # settings; default `FineTuneConfig()`
               progress: bool = True, # show a progress bar
+              objective=None, # `objective(logits, indices, labels)` -> a batch's loss; None: cross-entropy on labels
              ) -> dict:
     """Fine-tune a copy of `model`'s encoder with a new head on `data['train']`; return losses, seconds, test accuracy
-    and the classifier."""
+    and the classifier. `indices` are the batch's rows of `data['train']` (chapter 08 looks up a teacher's scores)."""
     config = config or FineTuneConfig()
     classifier = classifier_from(model, config).train()
     device = next(classifier.parameters()).device
@@ -317,15 +330,17 @@ def fine_tune(model, # a BERT or DistilBERT masked LM; its encoder is copied, no
                 batches = epoch_batches([len(x) for x in ids], config.batch_size, seed=config.seed + step)[::-1]
             batch = batches.pop()
             inputs = {k: v.to(device) for k, v in pad_batch(tokenizer, [ids[i] for i in batch]).items()}
-            loss = F.cross_entropy(classifier(**inputs), labels[batch].to(device))
+            logits, targets = classifier(**inputs), labels[batch].to(device)
+            loss = F.cross_entropy(logits, targets) if objective is None else objective(logits, batch, targets)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(classifier.parameters(), config.max_grad_norm)
             optimizer.step(); schedule.step(); optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())
     seconds = time.perf_counter() - started
     test = data['test'][:config.test_examples]  # None: all
-    return {'test_accuracy': accuracy(predict(classifier, tokenizer, test['text'], config.max_length), test['label']),
-            'test_examples': len(test['label']), 'steps': config.max_steps, 'seconds': seconds, 'losses': losses,
+    predictions = predict(classifier, tokenizer, test['text'], config.max_length)
+    return {'test_accuracy': accuracy(predictions, test['label']), 'test_examples': len(test['label']),
+            'steps': config.max_steps, 'seconds': seconds, 'losses': losses, 'test_predictions': predictions,
             'classifier': classifier}
 
 # %% ../nbs/06_evaluate.ipynb #c860e3a0
@@ -486,7 +501,8 @@ def downstream(model, # a BERT or DistilBERT masked LM
     the same way before."""
     path = cache_dir()/'downstream'/f'{downstream_key(model, data, config)}.json'
     if cache and path.exists(): return {**json.loads(path.read_text()), 'cached': True}
-    result = {k: v for k, v in fine_tune(model, tokenizer, data, config, progress).items() if k != 'classifier'}
+    tuned = fine_tune(model, tokenizer, data, config, progress)
+    result = {k: v for k, v in tuned.items() if k not in ('classifier', 'test_predictions')}
     if cache: path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(result))
     return {**result, 'cached': False}
 

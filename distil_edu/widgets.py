@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 # %% auto #0
-__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'plot_dark_knowledge', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'plot_layer_choice', 'layer_choice_widget', 'MOBY_DICK_OPENING', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'masking_widget', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation', 'plot_comparison', 'compare_runs_widget']
+__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'plot_dark_knowledge', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'plot_layer_choice', 'layer_choice_widget', 'MOBY_DICK_OPENING', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'masking_widget', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation', 'plot_comparison', 'compare_runs_widget', 'plot_soft_labels', 'plot_seeds', 'plot_sweep', 'task_sweep_widget']
 
 # %% ../nbs/00_temperature.ipynb #c0c0b001
 import io, threading
@@ -625,3 +625,91 @@ def compare_runs_widget(ablation: dict, # from `run_ablation`
     def view(names, measure): return run_comparison(ablation, names, measure)
     return knob_view(controls, view, lambda shown, ax: plot_comparison(shown, ax), rows=[['names', 'measure']],
                      figsize=(7, 3))
+
+# %% ../nbs/08_task.ipynb #w8a00001
+from .task import soft_labels, sweep_view
+
+# %% ../nbs/08_task.ipynb #w8a00002
+def plot_soft_labels(texts: list, # the sentences, top to bottom
+                     logits: torch.Tensor, # (sentences, 2): the teacher's scores for them
+                     labels, # their true classes (0 negative, 1 positive)
+                     temperatures=(1, 2, 4), # one bar per sentence and temperature
+                     kinds: list | None = None, # a short tag per sentence, e.g. 'ambiguous'
+                     ax=None, # the matplotlib Axes to draw on; default a new figure
+                     width: int = 60, # characters of each sentence shown
+                    ):
+    "For each sentence, the teacher's probability of 'positive' at each temperature; a dot marks the true class."
+    import matplotlib.pyplot as plt
+    probabilities = soft_labels(logits, temperatures)
+    ax = ax or plt.subplots(figsize=(9, 0.55 * len(texts) + 1))[1]
+    height = 0.8 / len(temperatures)
+    for j, t in enumerate(temperatures):
+        ax.barh([i + (j - (len(temperatures) - 1) / 2) * height for i in range(len(texts))], probabilities[j].tolist(),
+                height=height, label=f'T = {t:g}', color=f'C{j}')
+    ax.scatter([float(y) for y in labels], range(len(texts)), color='black', zorder=3, label='true class')
+    ax.axvline(0.5, color='gray', lw=0.8, ls='--')
+    names = [(text if len(text) <= width else text[:width - 1] + '…') for text in texts]
+    if kinds: names = [f'[{kind}] {name}' for kind, name in zip(kinds, names)]
+    ax.set_yticks(range(len(texts)), names, fontsize=8); ax.invert_yaxis()
+    ax.set(xlim=(-0.02, 1.02), xlabel="teacher's probability of 'positive'")
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+# %% ../nbs/08_task.ipynb #w8a00003
+def plot_seeds(values: dict, # name -> one measurement per seed
+               ax=None, # the matplotlib Axes to draw on; default a new figure
+               xlabel: str = 'test accuracy', # what was measured
+               percent: bool = True, # show values in [0, 1] as percentages
+              ):
+    "Each seed's result as a dot, and each configuration's mean with ±2 standard errors, one row per configuration."
+    import matplotlib.pyplot as plt
+    from distil_edu.ablation import mean_and_error
+    ax = ax or plt.subplots(figsize=(8, 0.5 * len(values) + 1.2))[1]
+    scale = 100 if percent else 1
+    for i, (name, seeds) in enumerate(values.items()):
+        mean, error = mean_and_error(seeds)
+        ax.scatter([scale * v for v in seeds], [i] * len(seeds), color='gray', s=18, zorder=3)
+        ax.errorbar(scale * mean, i, xerr=2 * scale * error if error else None, fmt='D', color=f'C{i}', capsize=5,
+                    zorder=4)
+    ax.set_yticks(range(len(values)), list(values), fontsize=8); ax.invert_yaxis()
+    ax.set(xlabel=xlabel + (' (%)' if percent else ''), title='dots: seeds; diamond and bar: mean ± 2 standard errors')
+    ax.grid(alpha=0.3, axis='x')
+    return ax
+
+# %% ../nbs/08_task.ipynb #w8a00004
+def plot_sweep(view: dict, # from `sweep_view`
+               axes=None, # two matplotlib Axes; default a new figure
+              ):
+    "Test accuracy and agreement over the (T, alpha) grid, each cell written in, the chosen pair outlined."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    if axes is None: axes = plt.subplots(1, 2, figsize=(9, 3.2))[1]
+    temperatures, alphas = view['temperatures'], view['alphas']
+    row, column = temperatures.index(view['chosen'][0]), alphas.index(view['chosen'][1])
+    for ax, (measure, grid) in zip(axes, view['grid'].items()):
+        values = torch.tensor(grid)
+        ax.imshow(values, cmap='viridis', aspect='auto')
+        for i in range(len(temperatures)):
+            for j in range(len(alphas)):
+                light = values[i, j] < values.nanmean()
+                ax.text(j, i, f'{values[i, j]:.1%}', ha='center', va='center', fontsize=8,
+                        color='white' if light else 'black')
+        ax.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor='red', lw=2.5))
+        ax.set_xticks(range(len(alphas)), [f'{a:g}' for a in alphas])
+        ax.set_yticks(range(len(temperatures)), [f'{t:g}' for t in temperatures])
+        ax.set(xlabel='alpha (weight of the soft targets)', ylabel='T', title=measure.replace('_', ' '))
+    return axes
+
+def task_sweep_widget(sweep: dict, # from `task_sweep`
+                      baseline: dict, # the labels-only result on the same seed
+                      temperature: float = 2, # the starting T
+                      alpha: float = 0.5, # the starting alpha
+                     ):
+    "Sliders over the sweep's T and alpha: the chosen run against the labels alone, and the grids of every run."
+    import ipywidgets as widgets
+    temperatures, alphas = sorted({t for t, _ in sweep}), sorted({a for _, a in sweep})
+    controls = {'temperature': widgets.SelectionSlider(options=temperatures, value=temperature, description='T'),
+                'alpha': widgets.SelectionSlider(options=alphas, value=alpha, description='alpha')}
+    def view(temperature, alpha): return sweep_view(sweep, baseline, temperature, alpha)
+    return knob_view(controls, view, lambda shown, axes: plot_sweep(shown, axes), rows=[['temperature', 'alpha']],
+                     figsize=(9, 3.2), ncols=2)

@@ -57,6 +57,8 @@ CASES = [
                text=r'^sentence: \d+ \[MASK\]'),
     WidgetCase('07_ablation.ipynb', actions=[('choose', 'measure', 'agreement'), ('toggle', 'runs', 'random init')],
                text=r'^agreement: '),
+    WidgetCase('08_task.ipynb', actions=[('drag', 'T'), ('drag', 'alpha')],
+               text=r'^T = \d+, alpha = [\d.]+: test accuracy \d', follows=r'^T = (\d+)'),
 ]
 DRAG_PIXELS = 40  # how far each slider's handle is dragged, towards the side of its track with more room
 
