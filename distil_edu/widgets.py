@@ -689,9 +689,11 @@ def plot_sweep(view: dict, # from `sweep_view`
     for ax, (measure, grid) in zip(axes, view['grid'].items()):
         values = torch.tensor(grid)
         ax.imshow(values, cmap='viridis', aspect='auto')
+        known = values[~values.isnan()]
+        middle = (known.min() + known.max()) / 2  # white text on the darker half of the colours
         for i in range(len(temperatures)):
             for j in range(len(alphas)):
-                light = values[i, j] < values.nanmean()
+                light = values[i, j] <= middle
                 ax.text(j, i, f'{values[i, j]:.1%}', ha='center', va='center', fontsize=8,
                         color='white' if light else 'black')
         ax.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor='red', lw=2.5))
