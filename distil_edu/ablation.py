@@ -5,14 +5,18 @@
 # %% ../nbs/07_ablation.ipynb #735a6a62
 from __future__ import annotations
 import math
+from dataclasses import replace
 
 from .temperature import check_number
 from .teacher import held_out_batches, masked_lm_report
+from .student import make_student
+from .data import DynamicMaskingCollator
 from .evaluate import Budget, distil_student, downstream
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'PAPER_TABLE4', 'MEASURE_COUNTS', 'run_ablation', 'ablation_changes', 'standard_error', 'ordering',
-           'disagreements', 'mean_and_error', 'difference_of_means', 'run_comparison']
+__all__ = ['ABLATIONS', 'CONTROLS', 'VARIANTS', 'INITS', 'PAPER_TABLE4', 'TABLE_MEASURES', 'MEASURE_COUNTS', 'mean_and_error',
+           'difference_of_means', 'smoothed_batches', 'run_ablation', 'ablation_changes', 'seed_changes',
+           'standard_error', 'seed_table', 'change_lines', 'ordering', 'disagreements', 'run_comparison']
 
 # %% ../nbs/07_ablation.ipynb #e67bfadc
 ABLATIONS = {  # run name -> (changes to the distillation settings, initialization of the student)
@@ -23,86 +27,27 @@ ABLATIONS = {  # run name -> (changes to the distillation settings, initializati
     'random init': ({}, 'random'),
 }
 
+CONTROLS = {  # the runs every comparison needs: the student before training, and the student trained without a teacher
+    'step 0': ({}, 'step 0'),
+    'no teacher': ({'alpha_ce': 0.0, 'alpha_cos': 0.0}, 'teacher'),
+}
+
+VARIANTS = {  # one setting of the recipe changed at a time: the soft loss's positions, the temperature, the masks
+    'soft loss on every token': ({'restrict_ce_to_mask': False}, 'teacher'),
+    'T = 1': ({'temperature': 1.0}, 'teacher'),
+    'T = 4': ({'temperature': 4.0}, 'teacher'),
+    'uniform masks': ({'smoothing': None}, 'teacher'),
+}
+
+INITS = {'teacher': 'the teacher (one layer out of two)', 'random': 'random weights',
+         'step 0': 'the teacher, and not trained'}
+
 PAPER_TABLE4 = {  # change in GLUE macro-score against the triple loss (Sanh et al., 2019, Table 4)
     'without L_ce': -2.96,
     'without L_cos': -1.46,
     'without L_mlm': -0.31,
     'random init': -3.69,
 }
-
-# %% ../nbs/07_ablation.ipynb #7c462980
-def run_ablation(teacher, # BERT masked LM
-                 tokenizer, # its tokenizer
-                 budget: Budget, # the compute every run gets
-                 train_data, # packed token-id sequences for distillation (`tokenize_and_pack`)
-                 held_out: list, # held-out token-id sequences for masked-LM accuracy
-                 sentiment, # `load_sentiment()`
-                 token_counts=None, # corpus token counts for the masking's smoothing
-                 runs: dict | None = None, # name -> (config changes, init); default `ABLATIONS`
-                 progress: bool = True, # progress bars
-                ) -> dict:
-    """Distil one student per run with the same budget, seed and data; their held-out masked-LM figures and sentiment
-    accuracy."""
-    runs = ABLATIONS if runs is None else runs
-    if not runs: raise ValueError("runs is empty: pass at least one (changes, init) pair")
-    students, cards = {}, {}
-    for name, (changes, init) in runs.items():
-        if progress:
-            print(
-                f"— {name}: {changes or 'no change'}, student initialized from "
-                f"{'the teacher' if init == 'teacher' else 'random weights'}"
-            )
-        config = budget.distil_config(**changes, progress=progress)
-        students[name], cards[name] = distil_student(
-            teacher, tokenizer, config, train_data, init, token_counts, budget.cache
-        )
-    mlm = masked_lm_report({'teacher': teacher, **students}, held_out_batches(tokenizer, held_out), reference='teacher')
-    results = {}
-    for name, student in students.items():
-        tuned = downstream(
-            student, tokenizer, sentiment, budget.fine_tune_config(), cache=budget.cache, progress=progress
-        )
-        results[name] = {'masked_lm_accuracy': mlm[name]['accuracy'], 'agreement': mlm[name]['agreement'],
-                         'kl': mlm[name]['kl'], 'sentiment_accuracy': tuned['test_accuracy'],
-                         'distillation_minutes': cards[name]['seconds'] / 60,
-                         'fine_tuning_minutes': tuned['seconds'] / 60,
-                         'cached': cards[name]['cached'] and tuned['cached']}
-    return {'results': results, 'teacher': mlm['teacher'], 'masked_tokens': mlm['teacher']['masked_tokens'],
-            'test_sentences': tuned['test_examples'], 'cards': cards, 'students': students}
-
-# %% ../nbs/07_ablation.ipynb #0b2df58a
-def ablation_changes(results: dict, # run name -> measures, from `run_ablation`
-                     baseline: str = 'triple loss', # the run the others are compared with
-                     measures=('masked_lm_accuracy', 'sentiment_accuracy'), # accuracies in [0, 1]
-                    ) -> dict:
-    "Run name -> measure -> change against `baseline`, in percentage points."
-    if baseline not in results: raise ValueError(f"baseline {baseline!r} is not among the runs: {list(results)}")
-    return {
-        name: {m: 100 * (r[m] - results[baseline][m]) for m in measures}
-        for name, r in results.items()
-        if name != baseline
-    }
-
-def standard_error(accuracy: float, # an accuracy in [0, 1]
-                   count: int, # the number of predictions it was measured on
-                  ) -> float:
-    """Standard error, in percentage points, of the difference between two accuracies near `accuracy`, each measured on
-    `count` predictions."""
-    check_number(count, 'count', 1, integer=True)
-    return 100 * math.sqrt(2 * accuracy * (1 - accuracy) / count)
-
-# %% ../nbs/07_ablation.ipynb #ef63eebf
-def ordering(changes: dict, # run name -> change (a number)
-            ) -> list:
-    "Run names from the largest drop to the smallest (the most harmful change first)."
-    return sorted(changes, key=lambda name: changes[name])
-
-def disagreements(changes: dict, # run name -> change measured here
-                  paper: dict = PAPER_TABLE4, # run name -> change in the paper
-                 ) -> list:
-    "Pairs (a, b) that the paper ranks a more harmful than b, but that this run ranks the other way."
-    names = [n for n in ordering(paper) if n in changes]
-    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if changes[a] > changes[b]]
 
 # %% ../nbs/07_ablation.ipynb #e8a10002
 def mean_and_error(values, # one measurement per seed (numbers)
@@ -125,6 +70,193 @@ def difference_of_means(values, # one measurement per seed of a configuration
     standard = math.sqrt(error**2 + base_error**2)
     return {'difference': mean - base, 'standard_error': standard, 'effect': abs(mean - base) > 2 * standard}
 
+# %% ../nbs/07_ablation.ipynb #e7b00001
+def smoothed_batches(tokenizer, # a tokenizer with a mask and a pad token
+                     sequences: list, # held-out token-id lists of equal length
+                     token_counts, # corpus count of every token id (`distil_edu.data.token_counts`)
+                     smoothing: float = 0.7, # selection weight = count^(-smoothing), as in training
+                     batch_size: int = 64, # sequences per batch
+                     seed: int = 1234, # seed of the masks: the batch starting at row i uses `seed + i`
+                    ) -> list:
+    """`sequences` masked once, in batches, with the training run's frequency-smoothed masks (chapter 04) instead of
+    `held_out_batches`' uniform ones."""
+    if len(sequences) == 0: raise ValueError("sequences is empty: pass held-out token-id lists")
+    batches = []
+    for start in range(0, len(sequences), batch_size):
+        collator = DynamicMaskingCollator(tokenizer, token_counts=token_counts, smoothing=smoothing, seed=seed + start)
+        batch = collator([{'input_ids': s} for s in sequences[start:start + batch_size]])
+        batches.append({k: batch[k] for k in ('input_ids', 'attention_mask', 'labels')})
+    return batches
+
+# %% ../nbs/07_ablation.ipynb #7c462980
+def _train(teacher, tokenizer, budget: Budget, train_data, token_counts, name: str, changes: dict, init: str,
+           progress: bool) -> tuple:
+    "One run's student and card: distilled by chapter 06's `distil_student`, or (init 'step 0') only initialized."
+    if progress: print(f"— seed {budget.seed}, {name}: {changes or 'no change'}, student from {INITS[init]}")
+    config = budget.distil_config(**changes, progress=progress)
+    if init == 'step 0':
+        return make_student(teacher, config.student_layers).eval(), {'steps': 0, 'seconds': 0.0, 'cached': True,
+                                                                      'history': []}
+    return distil_student(teacher, tokenizer, config, train_data, init, token_counts, budget.cache)
+
+def _measure(mlm: dict, smoothed: dict | None, name: str, card: dict, tuned: dict) -> dict:
+    "One run's row of measures."
+    row = {'masked_lm_accuracy': mlm[name]['accuracy'], 'masked_lm_loss': mlm[name]['loss'],
+           'agreement': mlm[name]['agreement'], 'kl': mlm[name]['kl']}
+    if smoothed is not None:
+        row.update(smoothed_accuracy=smoothed[name]['accuracy'], smoothed_loss=smoothed[name]['loss'])
+    if tuned['test_accuracy'] is not None: row['sentiment_accuracy'] = tuned['test_accuracy']
+    return {**row, 'distillation_minutes': card['seconds'] / 60,
+            'fine_tuning_minutes': tuned['seconds'] / 60, 'cached': card['cached'] and tuned['cached']}
+
+def run_ablation(teacher, # BERT masked LM
+                 tokenizer, # its tokenizer
+                 budget: Budget, # the compute every run gets (its `seed` is replaced by each of `seeds`)
+                 train_data, # packed token-id sequences for distillation (`tokenize_and_pack`)
+                 held_out: list, # held-out token-id sequences for masked-LM accuracy
+                 sentiment, # `load_sentiment()`
+                 token_counts=None, # corpus token counts: the masking's smoothing, and a second, smoothed evaluation
+                 runs: dict | None = None, # name -> (config changes, init: a key of `INITS`); default `ABLATIONS`
+                 seeds=(0,), # every run is repeated with each seed (data order, masks, dropout, fine-tuning)
+                 teacher_row: bool = True, # a row for the teacher: its masked-LM figures, fine-tuned with each seed
+                 sentiment_task: bool = True, # fine-tune every student on the sentiment task (False: masked LM only)
+                 progress: bool = True, # progress bars
+                ) -> dict:
+    """Every run with every seed, on the same budget and data: per seed (`per_seed`), held-out masked-LM figures and
+    sentiment accuracy; over the seeds, their mean (`results`) and standard error (`errors`)."""
+    runs = ABLATIONS if runs is None else runs
+    if not runs: raise ValueError("runs is empty: pass at least one (changes, init) pair")
+    bad = {name: init for name, (_, init) in runs.items() if init not in INITS}
+    if bad: raise ValueError(f"unknown initialization {bad}: use one of {list(INITS)}")
+    seeds = list(seeds)
+    if not seeds: raise ValueError("seeds is empty: give at least one seed")
+    if len(set(seeds)) < len(seeds): raise ValueError(f"seeds repeat: {seeds}")
+    uniform = held_out_batches(tokenizer, held_out)
+    smoothed = None if token_counts is None else smoothed_batches(tokenizer, held_out, token_counts)
+    per_seed, cards, students = {}, {}, {}
+    for seed in seeds:
+        seeded = replace(budget, seed=seed)
+        trained = {}
+        for name, (changes, init) in runs.items():
+            trained[name], cards.setdefault(seed, {})[name] = _train(
+                teacher, tokenizer, seeded, train_data, token_counts, name, changes, init, progress
+            )
+        models = {'teacher': teacher, **trained}
+        mlm = masked_lm_report(models, uniform, reference='teacher')
+        smooth = None if smoothed is None else masked_lm_report(models, smoothed, reference='teacher')
+        def tune_on(model):
+            if not sentiment_task: return {'seconds': 0.0, 'cached': True, 'test_accuracy': None}
+            return downstream(model, tokenizer, sentiment, seeded.fine_tune_config(), cache=budget.cache,
+                              progress=progress)
+        rows = {}
+        if teacher_row:
+            tuned = tune_on(teacher)
+            rows['teacher'] = _measure(mlm, smooth, 'teacher', {'seconds': 0.0, 'cached': True}, tuned)
+        for name, student in trained.items():
+            tuned = tune_on(student)
+            rows[name] = _measure(mlm, smooth, name, cards[seed][name], tuned)
+        per_seed[seed] = rows
+        if seed == seeds[0]: students = trained  # the first seed's students are kept, the others freed
+    names = list(per_seed[seeds[0]])
+    results, errors = {}, {}
+    for name in names:
+        results[name], errors[name] = {}, {}
+        for measure, value in per_seed[seeds[0]][name].items():
+            values = [per_seed[s][name][measure] for s in seeds]
+            if measure == 'cached': results[name][measure] = all(values); continue
+            results[name][measure], errors[name][measure] = mean_and_error(values)
+    return {'seeds': seeds, 'per_seed': per_seed, 'results': results, 'errors': errors, 'teacher': mlm['teacher'],
+            'masked_tokens': mlm['teacher']['masked_tokens'], 'test_sentences': tuned.get('test_examples'),
+            'cards': cards[seeds[0]], 'students': students}
+
+# %% ../nbs/07_ablation.ipynb #0b2df58a
+def ablation_changes(results: dict, # run name -> measures, from `run_ablation` (the means over the seeds)
+                     baseline: str = 'triple loss', # the run the others are compared with
+                     measures=('masked_lm_accuracy', 'sentiment_accuracy'), # accuracies in [0, 1]
+                    ) -> dict:
+    "Run name -> measure -> change of the mean against `baseline`, in percentage points."
+    if baseline not in results: raise ValueError(f"baseline {baseline!r} is not among the runs: {list(results)}")
+    return {
+        name: {m: 100 * (r[m] - results[baseline][m]) for m in measures}
+        for name, r in results.items()
+        if name != baseline
+    }
+
+def seed_changes(ablation: dict, # from `run_ablation`, with at least 2 seeds
+                 baseline: str = 'triple loss', # the run the others are compared with
+                 measures=('masked_lm_accuracy', 'sentiment_accuracy'), # accuracies in [0, 1]
+                 names=None, # the runs to compare; default every run but the baseline
+                ) -> dict:
+    """Run name -> measure -> `difference_of_means` against `baseline` over the seeds, in percentage points: the change,
+    its standard error, and whether it is an effect (beyond 2 standard errors)."""
+    results, per_seed, seeds = ablation['results'], ablation['per_seed'], ablation['seeds']
+    if baseline not in results: raise ValueError(f"baseline {baseline!r} is not among the runs: {list(results)}")
+    names = [n for n in results if n != baseline] if names is None else list(names)
+    unknown = [n for n in names if n not in results]
+    if unknown: raise ValueError(f"no such run: {unknown}; the runs are {list(results)}")
+    def points(name, measure): return [100 * per_seed[seed][name][measure] for seed in seeds]
+    return {name: {m: difference_of_means(points(name, m), points(baseline, m)) for m in measures if m in results[name]}
+            for name in names}
+
+def standard_error(accuracy: float, # an accuracy in [0, 1]
+                   count: int, # the number of predictions it was measured on
+                  ) -> float:
+    """Standard error, in percentage points, of the difference between two accuracies near `accuracy`, each measured on
+    `count` predictions."""
+    check_number(count, 'count', 1, integer=True)
+    return 100 * math.sqrt(2 * accuracy * (1 - accuracy) / count)
+
+# %% ../nbs/07_ablation.ipynb #e7b00002
+TABLE_MEASURES = {  # measure -> (column, scale, decimals) of `seed_table`
+    'masked_lm_accuracy': ('masked-LM accuracy (%)', 100, 1),
+    'agreement': ('agreement with the teacher (%)', 100, 1),
+    'kl': ('KL to the teacher', 1, 3),
+    'masked_lm_loss': ('masked-LM loss', 1, 3),
+    'smoothed_accuracy': ('accuracy, smoothed masks (%)', 100, 1),
+    'smoothed_loss': ('loss, smoothed masks', 1, 3),
+    'sentiment_accuracy': ('sentiment accuracy (%)', 100, 1),
+    'distillation_minutes': ('distillation (min)', 1, 1),
+}
+
+def seed_table(ablation: dict, # from `run_ablation`
+               measures=tuple(TABLE_MEASURES), # keys of `TABLE_MEASURES`
+               names=None, # the runs, in order; default all
+              ) -> list:
+    "One row per run: its name and, per measure, 'mean ± standard error' over the seeds (the mean alone for one seed)."
+    names = list(ablation['results']) if names is None else list(names)
+    rows = []
+    for name in names:
+        row = {'run': name}
+        for measure in measures:
+            if measure not in ablation['results'][name]: continue
+            column, scale, decimals = TABLE_MEASURES[measure]
+            mean, error = ablation['results'][name][measure], ablation['errors'][name][measure]
+            row[column] = f"{scale * mean:.{decimals}f}" + ('' if error is None else f" ± {scale * error:.{decimals}f}")
+        rows.append(row)
+    return rows
+
+# %% ../nbs/07_ablation.ipynb #e7c00002
+def change_lines(changes: dict, # from `seed_changes`
+                 baseline: str, # the run they are compared with
+                ) -> list:
+    "One line per run and measure: the change in points ± its standard error, and whether it is an effect."
+    return [f"{name} − {baseline}, {measure}: {d['difference']:+.2f} ± {d['standard_error']:.2f} points "
+            f"({'an effect: beyond 2 standard errors' if d['effect'] else 'within 2 standard errors: not an effect'})"
+            for name, row in changes.items() for measure, d in row.items()]
+
+# %% ../nbs/07_ablation.ipynb #ef63eebf
+def ordering(changes: dict, # run name -> change (a number)
+            ) -> list:
+    "Run names from the largest drop to the smallest (the most harmful change first)."
+    return sorted(changes, key=lambda name: changes[name])
+
+def disagreements(changes: dict, # run name -> change measured here
+                  paper: dict = PAPER_TABLE4, # run name -> change in the paper
+                 ) -> list:
+    "Pairs (a, b) that the paper ranks a more harmful than b, but that this run ranks the other way."
+    names = [n for n in ordering(paper) if n in changes]
+    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if changes[a] > changes[b]]
+
 # %% ../nbs/07_ablation.ipynb #d7a10002
 MEASURE_COUNTS = {'masked_lm_accuracy': 'masked_tokens', 'agreement': 'masked_tokens', 'kl': None,
                   'sentiment_accuracy': 'test_sentences'}  # measure -> the key of `run_ablation` that counts its data
@@ -133,7 +265,8 @@ def run_comparison(ablation: dict, # from `run_ablation`
                    names, # the runs to compare, in order
                    measure: str = 'masked_lm_accuracy', # a key of `MEASURE_COUNTS`
                   ) -> dict:
-    """The `measure` of each run of `names` (`values`), its binomial standard error (`errors`; None for the KL), and a
+    """The `measure` of each run of `names` (`values`: the mean over the seeds), its standard error (`errors`: over
+    the seeds when there are 2 or more; with one seed the binomial one of the accuracies, None for the KL), and a
     one-line `summary`."""
     if measure not in MEASURE_COUNTS:
         raise ValueError(f"measure must be one of {list(MEASURE_COUNTS)}, got {measure!r}")
@@ -141,11 +274,15 @@ def run_comparison(ablation: dict, # from `run_ablation`
     if not names: raise ValueError("names is empty: choose at least one run")
     unknown = [n for n in names if n not in ablation['results']]
     if unknown: raise ValueError(f"no such run: {unknown}; the runs are {list(ablation['results'])}")
+    names = [n for n in names if measure in ablation['results'][n]]
     values = {n: ablation['results'][n][measure] for n in names}
-    count = ablation[MEASURE_COUNTS[measure]] if MEASURE_COUNTS[measure] else None
-    errors = {n: math.sqrt(v * (1 - v) / count) if count else None for n, v in values.items()}
+    if len(ablation.get('seeds', [0])) > 1:
+        errors, over = {n: ablation['errors'][n][measure] for n in names}, 'seeds'
+    else:
+        count = ablation[MEASURE_COUNTS[measure]] if MEASURE_COUNTS[measure] else None
+        errors = {n: math.sqrt(v * (1 - v) / count) if count else None for n, v in values.items()}
+        over = 'binomial' if count else None
     shown = (lambda v: f'{v:.3f}') if measure == 'kl' else (lambda v: f'{v:.1%}')
-    summary = f"{measure}: " + ', '.join(f"{n} {shown(v)}" + (f" ± {shown(errors[n])}" if count else '')
+    summary = f"{measure}: " + ', '.join(f"{n} {shown(v)}" + (f" ± {shown(errors[n])}" if errors[n] is not None else '')
                                          for n, v in values.items())
-    return {'measure': measure, 'values': values, 'errors': errors, 'summary': summary}
-
+    return {'measure': measure, 'values': values, 'errors': errors, 'error_kind': over, 'summary': summary}

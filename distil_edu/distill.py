@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_distill.ipynb #5fcdc4eb
 from __future__ import annotations
-import contextlib, hashlib, json, math, shutil, sys, time
+import contextlib, hashlib, json, math, shutil, statistics, sys, time
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -26,7 +26,7 @@ from .data import DynamicMaskingCollator
 # %% auto #0
 __all__ = ['LIMITS', 'RESUMABLE', 'DistilConfig', 'warmup_then_decay', 'parameter_groups', 'make_optimizer', 'derived_seed',
            'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'StudentStep', 'teacher_targets',
-           'micro_batch_loss', 'prepare_output_dir', 'Distiller']
+           'micro_batch_loss', 'prepare_output_dir', 'Distiller', 'steps_in_budget']
 
 # %% ../nbs/05_distill.ipynb #4ef0ed66
 @dataclass
@@ -390,7 +390,9 @@ class Distiller:
             model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if gpu else None)
         self.model = torch.compile(model, dynamic=True) if config.compile else model
         self.optimizer = make_optimizer(self.student, config, self.device)
-        schedule = partial(warmup_then_decay, warmup_steps=config.warmup_steps, total_steps=config.max_steps)
+        # the schedule ends at `planned_steps`: `max_steps`, or fewer when `fit` finds that the time budget holds fewer
+        self.planned_steps, self.valid_seconds = config.max_steps, 0.0
+        def schedule(step): return warmup_then_decay(step, config.warmup_steps, self.planned_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.tokenizer = tokenizer if tokenizer is not None else _tokenizer_of(teacher)
         use_counts = token_counts is not None and config.smoothing is not None
@@ -470,6 +472,12 @@ class Distiller:
     def _barrier(self):
         if self.world_size > 1: dist.barrier()
 
+    def _from_main(self, value: int) -> int:
+        "Rank 0's `value` in every process."
+        if self.world_size == 1: return value
+        value = torch.tensor([value], device=self.device); dist.broadcast(value, 0)
+        return int(value.item())
+
 # %% ../nbs/05_distill.ipynb #c4ec0f1e
 @patch
 def _check_finite(self: Distiller, terms: dict):
@@ -505,10 +513,12 @@ def _start_or_resume(self: Distiller) -> bool:
                 f"resume: these settings differ from the checkpoint's and would change the run: {'; '.join(changed)}"
             )
         self.step, self.history = state['step'], state['history']
+        trained = [r for r in self.history if r['kind'] == 'train' and 'planned_steps' in r]
+        if trained: self.planned_steps = trained[-1]['planned_steps']  # a schedule fitted to a time budget goes on
         _set_rng_state(state['rng'])
         if self.is_main:
             (self.output_dir/'log.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in self.history))
-        self._say(f"Resuming at step {self.step} of {config.max_steps} from {state['folder']}")
+        self._say(f"Resuming at step {self.step} of {self.planned_steps} from {state['folder']}")
     self._barrier()
     return resumed
 
@@ -549,25 +559,49 @@ def train_step(self: Distiller) -> dict:
     self.step += 1
     return {'kind': 'train', 'step': self.step, **terms, 'lr': lr, 'grad_norm': grad_norm, 'tokens': counts['cos']}
 
+# %% ../nbs/05_distill.ipynb #e5b00002
+def steps_in_budget(steps_done: int, # optimizer steps taken so far
+                    seconds_used: float, # time the run has used so far
+                    budget_seconds: float, # the whole time budget
+                    step_seconds: float, # the measured time of one step
+                    valid_seconds: float, # the measured time of one validation (0: none)
+                    eval_every: int, # steps between validations
+                   ) -> int:
+    """The number of steps, in all, that fit in the budget: each step with its share of the validations, and time
+    for the final one; at least one more than done."""
+    per_step = step_seconds + valid_seconds / eval_every
+    more = math.floor((budget_seconds - seconds_used - valid_seconds) / per_step)
+    return steps_done + max(1, more)
+
 # %% ../nbs/05_distill.ipynb #87ea8411
 @patch
 def fit(self: Distiller,
         on_log=None, # called as `on_log(history, config)` at each log line and at the end, e.g. `LiveLossPlot()`
        ) -> list:
-    """Distil until `config.max_steps`, the time budget or a signal; return the history (one record per step and per
-    validation)."""
+    """Distil until `planned_steps` (`config.max_steps`, or what the time budget holds), the time budget or a signal;
+    return the history (one record per step and per validation)."""
     config = self.config
     if self.step == 0 and not self.history: self._start_afresh(); self.validate()  # the student as initialized
-    bar = progress(total=config.max_steps, initial=self.step, desc='distilling',
+    bar = progress(total=self.planned_steps, initial=self.step, desc='distilling',
                    disable=not (config.progress and self.is_main))
     on_log = on_log if self.is_main else None
-    started, self.stopped_by = time.perf_counter(), None
+    started, self.stopped_by, step_times = time.perf_counter(), None, []
     with stop_requested() as signalled, contextlib.closing(bar):
-        while self.step < config.max_steps:
+        while self.step < self.planned_steps:
             step_started = time.perf_counter()
             record = self.train_step()
             seconds = time.perf_counter() - step_started
             record['tokens_per_second'], record['seconds'] = record.pop('tokens') / seconds, seconds
+            step_times.append(seconds)
+            if config.time_budget is not None and len(step_times) == 3:  # fit the schedule to the budget, once
+                fits = self._from_main(steps_in_budget(
+                    self.step, time.perf_counter() - started, 60 * config.time_budget, statistics.median(step_times),
+                    self.valid_seconds, config.eval_every))
+                if fits < self.planned_steps:
+                    self.planned_steps, bar.total = fits, fits
+                    bar.write(f"The time budget ({config.time_budget:g} min) holds about {fits} of the "
+                              f"{config.max_steps} steps: the learning rate now decays to 0 at step {fits}.")
+            record['planned_steps'] = self.planned_steps
             self._record(record)
             bar.update(); bar.set_postfix({**{k: f'{record[k]:.3f}' for k in ('loss', 'ce', 'mlm', 'cos')},
                                            'tok_s': f"{record['tokens_per_second']:,.0f}", 'lr': f"{record['lr']:.2e}"})
@@ -575,15 +609,16 @@ def fit(self: Distiller,
                 config.time_budget is not None and time.perf_counter() - started > 60 * config.time_budget
             )
             interrupted = self._any_process(signalled['stop'])
-            last = self.step == config.max_steps or over_budget or interrupted
-            if self.step % config.eval_every == 0 or self.step == config.max_steps or over_budget: self.validate(bar)
-            if self.step % config.log_every == 0 or self.step == config.max_steps:
+            end = self.step == self.planned_steps
+            last = end or over_budget or interrupted
+            if self.step % config.eval_every == 0 or end or over_budget: self.validate(bar)
+            if self.step % config.log_every == 0 or end:
                 self._flush_log()
                 if on_log: on_log(self.history, config)
             if self.step % config.checkpoint_every == 0 or last: self.save_checkpoint()
             if over_budget or interrupted:
                 self.stopped_by = 'time budget' if over_budget else signalled['by'] or 'a signal to another process'
-                bar.write(f"Stopped after step {self.step} of {config.max_steps} ({self.stopped_by}); checkpoint in "
+                bar.write(f"Stopped after step {self.step} of {self.planned_steps} ({self.stopped_by}); checkpoint in "
                           f"{self.output_dir/'checkpoint'}. Continue with resume=True.")
                 break
     if on_log: on_log(self.history, config)
@@ -596,8 +631,10 @@ def validate(self: Distiller, bar=None, # a tqdm bar to write a summary line to;
             ) -> dict | None:
     "Masked-LM loss and accuracy of student and teacher on the validation batches, and their top-1 agreement (rank 0)."
     if not self.valid_batches or not self.is_main: return None
+    started = time.perf_counter()
     models = {'student': self.student, 'teacher': self.teacher}
     student, teacher = masked_lm_report(models, self.valid_batches, 'teacher', self.autocast).values()  # chapter 01
+    self.valid_seconds = time.perf_counter() - started  # what a validation costs, for fitting a time budget
     record = {'kind': 'valid', 'step': self.step, 'student_loss': student['loss'],
               'student_accuracy': student['accuracy'], 'teacher_loss': teacher['loss'],
               'teacher_accuracy': teacher['accuracy'], 'agreement': student['agreement'], 'kl': student['kl'],

@@ -18,10 +18,69 @@ from .corpus import OFFLINE_PACKAGE, cache_dir, fetch_corpus, load_corpus, progr
 from .corpus import offline_base_path, tokenize_and_pack
 
 # %% auto #0
-__all__ = ['BERT_BASE', 'TeacherRecipe', 'mlm_from_encoder', 'mask_batch', 'mlm_parts', 'masked_logits', 'held_out_batches',
-           'masked_lm_report', 'train_mlm', 'offline_teacher_path', 'build_offline_teacher', 'teacher_card',
-           'hub_available', 'load_teacher', 'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view',
-           'main']
+__all__ = ['BERT_BASE', 'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view', 'TeacherRecipe',
+           'mlm_from_encoder', 'mask_batch', 'mlm_parts', 'masked_logits', 'held_out_batches', 'masked_lm_report',
+           'train_mlm', 'offline_teacher_path', 'build_offline_teacher', 'teacher_card', 'hub_available',
+           'load_teacher', 'main']
+
+# %% ../nbs/01_teacher.ipynb #f92388bd
+def _mask_position(tokenizer, # has the mask token
+                   input_ids: torch.Tensor, # one tokenized text
+                   text: str, # the text, for the message
+                  ) -> int:
+    "Index of the single mask token in `input_ids`, with a clear error if there are none or several."
+    mask = tokenizer.mask_token
+    if mask is None: raise ValueError("tokenizer has no mask token: a masked-LM tokenizer is needed")
+    found = (input_ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
+    if len(found) != 1:
+        raise ValueError(f"text must contain exactly one {mask}, found {len(found)}: {text[:80]!r}")
+    return found[0]
+
+@torch.inference_mode()
+def masked_distribution(model, # a BERT masked-LM
+                        tokenizer, # its tokenizer
+                        text: str, # a text with exactly one mask token, e.g. '[MASK]'
+                        temperature: float = 1.0, # softmax temperature T > 0
+                       ) -> torch.Tensor:
+    "The model's probabilities over the vocabulary at the mask of `text`, at `temperature`."
+    input_ids = tokenizer(text, return_tensors='pt', verbose=False)['input_ids']  # too long: our error, not a warning
+    limit = model.config.max_position_embeddings
+    if input_ids.shape[1] > limit:
+        raise ValueError(f"text is {input_ids.shape[1]} tokens long; the model reads at most {limit}")
+    position = _mask_position(tokenizer, input_ids[0], text)
+    logits = model(input_ids=input_ids.to(model.device)).logits[0, position].float().cpu()
+    return softmax_with_temperature(logits, temperature)
+
+# %% ../nbs/01_teacher.ipynb #2c904c43
+def top_tokens(probs: torch.Tensor, # probabilities over the vocabulary
+               tokenizer, # turns ids back into tokens
+               k: int = 10, # how many
+              ) -> list:
+    "The `k` most probable tokens as (token, probability) pairs."
+    values, ids = probs.topk(k)
+    return list(zip(tokenizer.convert_ids_to_tokens(ids.tolist()), values.tolist()))
+
+def tail_mass(probs: torch.Tensor, # probabilities over the vocabulary
+              k: int = 10, # size of the head left out
+             ) -> float:
+    "Probability outside the `k` most probable tokens."
+    return 1.0 - probs.topk(k).values.sum().item()
+
+# %% ../nbs/01_teacher.ipynb #f5f47b9e
+def dark_knowledge_view(model, # a BERT masked-LM
+                        tokenizer, # its tokenizer
+                        text: str, # a text with exactly one mask token
+                        temperature: float = 1.0, # softmax temperature T > 0
+                        k: int = 10, # how many top tokens
+                       ) -> dict:
+    """What the dark-knowledge widget shows at `temperature`: the `top` k tokens, the entropy, the mass in the tail
+    beyond them, the `ranked` probabilities (largest first) and a one-line `summary`."""
+    probs = masked_distribution(model, tokenizer, text, temperature)
+    top, tail, h = top_tokens(probs, tokenizer, k), tail_mass(probs, k), entropy(probs).item()
+    summary = (f"T = {temperature:.3g}   top: {top[0][0]} ({top[0][1]:.1%})   entropy {h:.2f} nats   "
+               f"mass beyond the top {k}: {tail:.1%}")
+    return {'top': top, 'entropy': h, 'tail_mass': tail, 'temperature': temperature,
+            'ranked': probs.sort(descending=True).values, 'summary': summary}
 
 # %% ../nbs/01_teacher.ipynb #e5e8bff4
 BERT_BASE = 'bert-base-uncased'  # the paper's teacher, for users who can reach a hub
@@ -282,65 +341,6 @@ def _teacher_path(name: str) -> str:
             f"or a hub name such as {BERT_BASE})"
         )
     return name
-
-# %% ../nbs/01_teacher.ipynb #f92388bd
-def _mask_position(tokenizer, # has the mask token
-                   input_ids: torch.Tensor, # one tokenized text
-                   text: str, # the text, for the message
-                  ) -> int:
-    "Index of the single mask token in `input_ids`, with a clear error if there are none or several."
-    mask = tokenizer.mask_token
-    if mask is None: raise ValueError("tokenizer has no mask token: a masked-LM tokenizer is needed")
-    found = (input_ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
-    if len(found) != 1:
-        raise ValueError(f"text must contain exactly one {mask}, found {len(found)}: {text[:80]!r}")
-    return found[0]
-
-@torch.inference_mode()
-def masked_distribution(model, # a BERT masked-LM
-                        tokenizer, # its tokenizer
-                        text: str, # a text with exactly one mask token, e.g. '[MASK]'
-                        temperature: float = 1.0, # softmax temperature T > 0
-                       ) -> torch.Tensor:
-    "The model's probabilities over the vocabulary at the mask of `text`, at `temperature`."
-    input_ids = tokenizer(text, return_tensors='pt', verbose=False)['input_ids']  # too long: our error, not a warning
-    limit = model.config.max_position_embeddings
-    if input_ids.shape[1] > limit:
-        raise ValueError(f"text is {input_ids.shape[1]} tokens long; the model reads at most {limit}")
-    position = _mask_position(tokenizer, input_ids[0], text)
-    logits = model(input_ids=input_ids.to(model.device)).logits[0, position].float().cpu()
-    return softmax_with_temperature(logits, temperature)
-
-# %% ../nbs/01_teacher.ipynb #2c904c43
-def top_tokens(probs: torch.Tensor, # probabilities over the vocabulary
-               tokenizer, # turns ids back into tokens
-               k: int = 10, # how many
-              ) -> list:
-    "The `k` most probable tokens as (token, probability) pairs."
-    values, ids = probs.topk(k)
-    return list(zip(tokenizer.convert_ids_to_tokens(ids.tolist()), values.tolist()))
-
-def tail_mass(probs: torch.Tensor, # probabilities over the vocabulary
-              k: int = 10, # size of the head left out
-             ) -> float:
-    "Probability outside the `k` most probable tokens."
-    return 1.0 - probs.topk(k).values.sum().item()
-
-# %% ../nbs/01_teacher.ipynb #f5f47b9e
-def dark_knowledge_view(model, # a BERT masked-LM
-                        tokenizer, # its tokenizer
-                        text: str, # a text with exactly one mask token
-                        temperature: float = 1.0, # softmax temperature T > 0
-                        k: int = 10, # how many top tokens
-                       ) -> dict:
-    """What the dark-knowledge widget shows at `temperature`: the `top` k tokens, the entropy, the mass in the tail
-    beyond them, the `ranked` probabilities (largest first) and a one-line `summary`."""
-    probs = masked_distribution(model, tokenizer, text, temperature)
-    top, tail, h = top_tokens(probs, tokenizer, k), tail_mass(probs, k), entropy(probs).item()
-    summary = (f"T = {temperature:.3g}   top: {top[0][0]} ({top[0][1]:.1%})   entropy {h:.2f} nats   "
-               f"mass beyond the top {k}: {tail:.1%}")
-    return {'top': top, 'entropy': h, 'tail_mass': tail, 'temperature': temperature,
-            'ranked': probs.sort(descending=True).values, 'summary': summary}
 
 # %% ../nbs/01_teacher.ipynb #2395813d
 def main():

@@ -156,8 +156,14 @@ def run_table(results: dict, # the output of `summarize`
         ('held-out masked-LM loss', f"{teacher['loss']:.3f}", f"{before['loss']:.3f}", f"{after['loss']:.3f}"),
         ('top-1 agreement with the teacher', '100%', f"{before['agreement']:.1%}", f"{after['agreement']:.1%}"),
     ]
-    head = f"| | teacher | student, step 0 | student, step {results['steps']} |\n|---|---|---|---|\n"
-    return head + '\n'.join('| ' + ' | '.join(str(x) for x in row) + ' |' for row in rows)
+    planned = results.get('planned_steps', results['steps'])
+    head = f"| | teacher | student, step 0 | student, step {results['steps']} of {planned} |\n|---|---|---|---|\n"
+    table = head + '\n'.join('| ' + ' | '.join(str(x) for x in row) + ' |' for row in rows)
+    asked = results.get('config', {}).get('max_steps', planned)
+    if planned < asked:
+        table += (f"\n\nThe time budget held {planned} of the {asked} steps asked for; the learning-rate schedule was "
+                  f"fitted to those {planned}.")
+    return table
 
 def summarize(distiller: Distiller, # a `Distiller` after `fit`, with validation records
               seconds: float, # wall-clock time of the whole run, in seconds
@@ -175,6 +181,7 @@ def summarize(distiller: Distiller, # a `Distiller` after `fit`, with validation
     train = [r for r in distiller.history if r['kind'] == 'train']
     return {
         'steps': distiller.step,
+        'planned_steps': distiller.planned_steps,
         'seconds': seconds,
         'speed_batch': f'16 × {length} tokens',
         'device': str(distiller.device),

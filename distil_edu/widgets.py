@@ -572,24 +572,24 @@ from .ablation import MEASURE_COUNTS, PAPER_TABLE4, ordering, run_comparison
 # %% ../nbs/07_ablation.ipynb #0b9f9476
 def plot_ablation(changes: dict, # run name -> measure -> change in points (`ablation_changes`)
                   paper: dict = PAPER_TABLE4, # run name -> change in GLUE points
-                  noise: dict | None = None, # measure -> standard error in points, drawn as a ±2 SE band
+                  errors: dict | None = None, # run name -> measure -> standard error of the change, drawn as ±2 SE
                   axes=None, # one matplotlib Axes per panel; default a new figure
                  ):
     "One panel for the paper's Table 4 and one per measured change, the runs in the paper's order."
     import matplotlib.pyplot as plt
     measures = list(next(iter(changes.values())))
     names = [n for n in ordering(paper) if n in changes][::-1]
+    def bars(m): return [2 * errors[n][m] for n in names] if errors else None
     panels = [('paper: GLUE macro-score', {n: paper[n] for n in names}, None)] + \
-             [(f'this run: {m}', {n: changes[n][m] for n in names}, (noise or {}).get(m)) for m in measures]
+             [(f'this run: {m}', {n: changes[n][m] for n in names}, bars(m)) for m in measures]
     if axes is None: axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.9), sharey=True)[1]
-    for i, (ax, (title, values, se)) in enumerate(zip(axes, panels)):
-        ax.barh(names, [values[n] for n in names], color='C7' if i == 0 else f'C{i}')
-        for y, n in enumerate(names): ax.text(values[n], y, f' {values[n]:+.2f} ', va='center', fontsize=8,
+    for i, (ax, (title, values, xerr)) in enumerate(zip(axes, panels)):
+        ax.barh(names, [values[n] for n in names], xerr=xerr, capsize=3, color='C7' if i == 0 else f'C{i}',
+                label='±2 standard errors (seeds)' if xerr else None)
+        for y, n in enumerate(names): ax.text(values[n], y + 0.3, f' {values[n]:+.2f} ', va='center', fontsize=8,
                                               ha='right' if values[n] < 0 else 'left')
-        if se:
-            ax.axvspan(-2 * se, 2 * se, color='grey', alpha=0.15, label='±2 standard errors')
-            ax.legend(fontsize=7, loc='lower left')
-        low = min(0, *values.values()); high = max(0, *values.values())
+        if xerr: ax.legend(fontsize=7, loc='lower left')
+        low, high = min(0, *values.values()), max(0, *values.values())
         ax.set(title=title, xlabel='change against the triple loss (points)',
                xlim=(low - 0.35 * (high - low + 1), high + 0.35 * (high - low + 1)))
         ax.axvline(0, color='black', lw=0.8)
