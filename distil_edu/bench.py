@@ -17,11 +17,12 @@ from .student import count_parameters, make_student, median_seconds
 
 # %% auto #0
 __all__ = ['SHAPES', 'PEAK_BF16_TFLOPS', 'STEPS', 'peak_tflops', 'models', 'synthetic_batch', 'reference_step', 'our_step',
-           'forward_flops', 'step_flops', 'measure', 'benchmark', 'main']
+           'forward_flops', 'step_flops', 'measure', 'matmul_tflops', 'benchmark', 'main']
 
 # %% ../nbs/05b_bench.ipynb #9ff20b6c
 SHAPES = {  # teacher shapes; the student takes one layer out of two
     'tiny': dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=2, intermediate_size=256),
+    'offline': dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536),  # ours
     'bert-base': dict(),  # BertConfig's defaults are bert-base's: 12 layers, hidden 768, 12 heads, FFN 3072
 }
 PEAK_BF16_TFLOPS = {
@@ -198,6 +199,19 @@ def measure(step: callable, # a training step from `reference_step` or `our_step
             'mfu': flops / seconds / 1e12 / peak if peak else None, 'loss': float(loss),
             'peak_memory_gb': torch.cuda.max_memory_allocated(device) / 2**30 if gpu else None}
 
+# %% ../nbs/05b_bench.ipynb #e5b0c001
+def matmul_tflops(device='cpu', # where to measure
+                  size: int | None = None, # square matrices of this size; default 1024 on a CPU, 8192 on a GPU
+                  repeats: int = 7, # timed rounds; the median counts
+                 ) -> float:
+    """The machine's dense matrix-multiply rate now, in TFLOP/s: float32 on a CPU, bf16 on a GPU. A training step is
+    mostly matrix multiplies, so its achieved rate over this one says how close to the machine's limit it runs."""
+    gpu = torch.device(device).type == 'cuda'
+    size = size or (8192 if gpu else 1024)
+    a, b = (torch.randn(size, size, device=device, dtype=torch.bfloat16 if gpu else torch.float32) for _ in range(2))
+    seconds = median_seconds({'matmul': lambda: a @ b}, repeats, warmup=2, device=device)['matmul']
+    return 2 * size**3 / seconds / 1e12
+
 # %% ../nbs/05b_bench.ipynb #12c0ddb0
 STEPS = {  # the steps `benchmark` times, by name
     'reference': "HF's 2019 distiller: soft loss at every real token, all logits, padded batches, fp16 on a GPU",
@@ -219,6 +233,7 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
     unknown = [name for name in which if name not in STEPS]
     if unknown: raise ValueError(f"unknown steps {unknown}: choose from {list(STEPS)}")
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    ceiling = [matmul_tflops(device)]  # the machine's matmul rate, before and after the steps: the higher counts
     config = DistilConfig()
     result = {'shape': shape, 'length': length, 'batch_size': batch_size, 'device': str(device),
               'device_name': torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu',
@@ -237,6 +252,9 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
                         'model_tflop_per_step': flops / 1e12}
         del teacher, student, step
         if device.type == 'cuda': torch.cuda.empty_cache()
+    ceiling.append(matmul_tflops(device))
+    result['matmul_tflops'] = max(ceiling)
+    for name in which: result[name]['matmul_fraction'] = result[name]['tflops'] / result['matmul_tflops']
     def ratio(a, b):
         return result[a]['tokens_per_second'] / result[b]['tokens_per_second'] if {a, b} <= set(result) else None
     result['speedup_same_objective'] = ratio('same objective', 'reference')  # the fair comparison
@@ -252,7 +270,7 @@ def main(argv: list | None = None, # command-line arguments; None: `sys.argv[1:]
         prog='python -m distil_edu.bench', description=__doc__ if '__doc__' in globals() else None
     )
     gpu = torch.cuda.is_available()
-    parser.add_argument('--shape', choices=sorted(SHAPES), default='bert-base' if gpu else 'tiny')
+    parser.add_argument('--shape', choices=sorted(SHAPES), default='bert-base' if gpu else 'offline')
     parser.add_argument(
         '--lengths', type=int, nargs='+', default=[128, 512] if gpu else [128], help='tokens per sequence'
     )
