@@ -40,7 +40,7 @@ VARIANTS = {  # one setting of the recipe changed at a time: the soft loss's pos
 }
 
 INITS = {'teacher': 'the teacher (one layer out of two)', 'random': 'random weights',
-         'step 0': 'the teacher, and not trained'}
+         'step 0': 'the teacher, and not trained', 'narrow': 'the teacher, every layer with fewer neurons'}
 
 PAPER_TABLE4 = {  # change in GLUE macro-score against the triple loss (Sanh et al., 2019, Table 4)
     'without L_ce': -2.96,

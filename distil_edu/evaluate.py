@@ -18,15 +18,15 @@ from .corpus import cache_dir, data_dir, quiet_loading
 from .corpus import progress as progress_bar
 from .data import length_grouped_order
 from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
-from .student import count_parameters, make_student, median_seconds, random_student
+from .student import count_parameters, make_student, median_seconds, narrow_student, random_student
 from .distill import DistilConfig, Distiller, parameter_groups, warmup_then_decay
 
 # %% auto #0
-__all__ = ['SENTIMENT_PACKAGE', 'SENTIMENT_ARCHIVE', 'SENTIMENT_FILE', 'RUN_ONLY', 'PAPER', 'parameter_counts', 'inference_speed',
-           'sentiment_dir', 'extract_sentiment', 'fetch_sentiment', 'read_ratings', 'split_by_group', 'load_sentiment',
-           'SentimentClassifier', 'FineTuneConfig', 'classifier_from', 'epoch_batches', 'pad_batch', 'class_logits',
-           'predict', 'accuracy', 'fine_tune', 'Budget', 'student_key', 'distil_student', 'downstream_key',
-           'downstream', 'results_table']
+__all__ = ['SENTIMENT_PACKAGE', 'SENTIMENT_ARCHIVE', 'SENTIMENT_FILE', 'RUN_ONLY', 'INIT_FOLDERS', 'PAPER', 'parameter_counts',
+           'inference_speed', 'sentiment_dir', 'extract_sentiment', 'fetch_sentiment', 'read_ratings', 'split_by_group',
+           'load_sentiment', 'SentimentClassifier', 'FineTuneConfig', 'classifier_from', 'epoch_batches', 'pad_batch',
+           'class_logits', 'predict', 'accuracy', 'fine_tune', 'Budget', 'student_key', 'distil_student',
+           'downstream_key', 'downstream', 'results_table']
 
 # %% ../nbs/06_evaluate.ipynb #61e2fcf1
 def parameter_counts(model, # a BERT or DistilBERT model: masked LM, encoder, or classifier built on one
@@ -416,22 +416,27 @@ def student_key(teacher, # BERT masked LM
                    token_counts if token_counts is not None else 'uniform')
 
 # %% ../nbs/06_evaluate.ipynb #759ee6ae
+INIT_FOLDERS = {'teacher': 'from-teacher', 'random': 'random-init', 'narrow': 'narrow'}  # init -> cache folder prefix
+
 def _student_folder(init: str, key: str) -> Path:
     "The cache folder of a distilled student."
-    return cache_dir()/'students'/f"{'from-teacher' if init == 'teacher' else 'random-init'}-{key}"
+    return cache_dir()/'students'/f"{INIT_FOLDERS[init]}-{key}"
 
 def distil_student(teacher, # BERT masked LM
                    tokenizer, # its tokenizer
                    config: DistilConfig, # the run's settings (`Budget.distil_config`)
                    train_data, # packed token-id sequences (`tokenize_and_pack`)
-                   init: str = 'teacher', # 'teacher': `make_student` (one layer out of two); 'random': `random_student`
+                   init: str = 'teacher', # 'teacher': `make_student` (one layer in two); 'random': `random_student`;
+                                          # 'narrow': `narrow_student` (every layer, fewer neurons)
                    token_counts=None, # corpus token counts for the masking's smoothing (`distil_edu.data.token_counts`)
                    cache: bool = True, # load an identical earlier run, and cache this one
                   ) -> tuple:
     """A student distilled from `teacher` with `config`, trained now or loaded from the cache, and its card (settings,
     time, losses)."""
     from transformers import DistilBertForMaskedLM
-    if init not in ('teacher', 'random'): raise ValueError(f"init must be 'teacher' or 'random', got {init!r}")
+    if init not in INIT_FOLDERS: raise ValueError(f"init must be one of {list(INIT_FOLDERS)}, got {init!r}")
+    if init == 'narrow' and config.student_layers is not None:
+        raise ValueError("init='narrow' keeps every teacher layer: leave student_layers at None")
     key = student_key(teacher, config, train_data, init, token_counts)
     folder = _student_folder(init, key)
     if cache and (folder/'student_card.json').exists():
@@ -442,11 +447,9 @@ def distil_student(teacher, # BERT masked LM
     with tempfile.TemporaryDirectory() as tmp:
         output = folder if cache else Path(tmp)/'run'
         config = replace(config, output_dir=str(output), overwrite=True, resume=False)
-        student = (
-            make_student(teacher, config.student_layers)
-            if init == 'teacher'
-            else random_student(teacher, config.student_layers, config.seed)
-        )
+        student = {'teacher': lambda: make_student(teacher, config.student_layers),
+                   'random': lambda: random_student(teacher, config.student_layers, config.seed),
+                   'narrow': lambda: narrow_student(teacher)}[init]()
         started = time.perf_counter()
         distiller = Distiller(
             teacher, student, config, train_data, None, tokenizer=tokenizer, token_counts=token_counts

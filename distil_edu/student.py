@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_student.ipynb #f9d588c4
 from __future__ import annotations
-import math, statistics, time, warnings
+import copy, math, statistics, time, warnings
 from contextlib import contextmanager
 from functools import partial
 from collections.abc import Sequence
@@ -20,9 +20,9 @@ from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
 
 # %% auto #0
 __all__ = ['HF_LAYERS', 'EMBEDDING_NAMES', 'LAYER_NAMES', 'HEAD_NAMES', 'every_other_layer', 'student_layers', 'student_config',
-           'weight_map', 'student_state_dict', 'make_student', 'random_student', 'count_parameters', 'size_breakdown',
-           'evaluating', 'median_seconds', 'median_latency', 'forward_macs', 'counted_macs', 'speed_table',
-           'layer_cosines', 'layer_presets', 'layer_choice_view']
+           'weight_map', 'student_state_dict', 'make_student', 'random_student', 'narrow_student', 'count_parameters',
+           'size_breakdown', 'evaluating', 'median_seconds', 'median_latency', 'forward_macs', 'counted_macs',
+           'speed_table', 'layer_cosines', 'layer_presets', 'layer_choice_view']
 
 # %% ../nbs/03_student.ipynb #fac839c9
 HF_LAYERS = (0, 2, 4, 7, 9, 11)  # the teacher layers of Hugging Face's released DistilBERT (for a 12-layer teacher)
@@ -192,6 +192,34 @@ def random_student(teacher, # a BERT masked-LM: only its shape is used
         student = DistilBertForMaskedLM(config)
     parameter = next(teacher.parameters())
     return student.to(device=parameter.device, dtype=parameter.dtype).eval()
+
+# %% ../nbs/03_student.ipynb #3a770001
+def narrow_student(teacher, # a BERT masked-LM
+                   neurons: int | None = None, # feed-forward neurons kept per layer; None: the parameter count of the
+                                               # one-layer-in-two student
+                  ) -> DistilBertForMaskedLM:
+    """A student as deep as `teacher` whose every layer keeps only `neurons` of the teacher's feed-forward neurons:
+    those with the largest weights in and out (`|w_in| · |w_out|`). Attention, embeddings and head are copied whole."""
+    config = _check_teacher(teacher)
+    width, ffn = config.hidden_size, config.intermediate_size
+    if neurons is None:
+        neurons = ffn // 2 - width  # a layer's 4d² + 2d·n matrix weights are then half of the teacher's 4d² + 2d·ffn
+        if neurons < 1:
+            raise ValueError(f"the default needs a feed-forward layer over twice as wide as the hidden size ({ffn} vs "
+                             f"{width}): pass neurons")
+    check_number(neurons, 'neurons', 1, ffn, integer=True)
+    full = make_student(teacher, 'all')
+    config = copy.deepcopy(full.config); config.hidden_dim = neurons
+    state = full.state_dict()
+    for i, layer in enumerate(full.distilbert.transformer.layer):
+        w_in, w_out = layer.ffn.lin1.weight.detach(), layer.ffn.lin2.weight.detach()
+        kept = (w_in.norm(dim=1) * w_out.norm(dim=0)).topk(neurons).indices.sort().values
+        name = f'distilbert.transformer.layer.{i}.ffn.'
+        for part in ('lin1.weight', 'lin1.bias'): state[name + part] = state[name + part][kept]
+        state[name + 'lin2.weight'] = state[name + 'lin2.weight'][:, kept]
+    student = DistilBertForMaskedLM(config)
+    student.load_state_dict(state, strict=True)
+    return student.to(device=full.device, dtype=full.dtype).eval()
 
 # %% ../nbs/03_student.ipynb #701fbd3c
 def count_parameters(model, # a PyTorch module
