@@ -17,7 +17,7 @@ from .temperature import check_number
 from .corpus import cache_dir, data_dir, quiet_loading
 from .corpus import progress as progress_bar
 from .data import length_grouped_order
-from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
+from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts, model_device
 from .student import count_parameters, make_student, median_seconds, narrow_student, random_student
 from .distill import DistilConfig, Distiller, parameter_groups, warmup_then_decay
 
@@ -268,7 +268,7 @@ def class_logits(classifier, # a `SentimentClassifier`
                 ) -> torch.Tensor:
     "The classifier's scores, `(len(texts), classes)` in float32, for every sentence of `texts`, in eval mode."
     was_training = classifier.training; classifier.eval()
-    device = next(classifier.parameters()).device
+    device = model_device(classifier)
     if not len(texts): raise ValueError("texts is empty: there is no sentence to score")
     ids = tokenizer(list(texts), truncation=True, max_length=max_length)['input_ids']
     logits = None
@@ -314,7 +314,7 @@ def fine_tune(model, # a BERT or DistilBERT masked LM; its encoder is copied, no
     and the classifier. `indices` are the batch's rows of `data['train']` (chapter 08 looks up a teacher's scores)."""
     config = config or FineTuneConfig()
     classifier = classifier_from(model, config).train()
-    device = next(classifier.parameters()).device
+    device = model_device(classifier)
     train = data['train'][:]  # the columns as lists, read at once
     ids = tokenizer(train['text'], truncation=True, max_length=config.max_length)['input_ids']
     labels = torch.tensor(train['label'])

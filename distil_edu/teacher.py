@@ -19,9 +19,9 @@ from .corpus import offline_base_path, tokenize_and_pack
 
 # %% auto #0
 __all__ = ['BERT_BASE', 'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view', 'TeacherRecipe',
-           'mlm_from_encoder', 'mask_batch', 'mlm_parts', 'masked_logits', 'held_out_batches', 'masked_lm_report',
-           'train_mlm', 'offline_teacher_path', 'build_offline_teacher', 'teacher_card', 'hub_available',
-           'load_teacher', 'main']
+           'mlm_from_encoder', 'mask_batch', 'model_device', 'mlm_parts', 'masked_logits', 'held_out_batches',
+           'masked_lm_report', 'train_mlm', 'offline_teacher_path', 'build_offline_teacher', 'teacher_card',
+           'hub_available', 'load_teacher', 'main']
 
 # %% ../nbs/01_teacher.ipynb #f92388bd
 def _mask_position(tokenizer, # has the mask token
@@ -132,9 +132,16 @@ def mask_batch(tokenizer, # a tokenizer with a mask token
         if seed is not None: torch.manual_seed(seed)
         return collator([{'input_ids': s} for s in sequences])
 
+def model_device(model, # a PyTorch module
+                ) -> torch.device:
+    "Where `model`'s weights are: its first parameter's device, or the CPU for a module without any (run elsewhere)."
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device('cpu')
+
 def mlm_parts(model, # a BERT or DistilBERT masked LM
              ) -> tuple:
     "The encoder and the LM head of a BERT or DistilBERT masked LM, so the head can run on chosen positions only."
+    if hasattr(model, 'mlm_parts'): return model.mlm_parts()  # a model run elsewhere, e.g. by ONNX Runtime (chapter 09)
     if hasattr(model, 'distilbert'):
         def head(hidden):
             return model.vocab_projector(model.vocab_layer_norm(model.activation(model.vocab_transform(hidden))))
@@ -183,7 +190,7 @@ def masked_lm_report(models: dict, # name -> BERT or DistilBERT masked LM
         for batch in batches:
             logits = {}
             for name, model in models.items():
-                device = next(model.parameters()).device
+                device = model_device(model)
                 inputs = (batch[key].to(device) for key in ('input_ids', 'labels', 'attention_mask'))
                 with autocast(): z, labels = masked_logits(model, *inputs)
                 logits[name] = z.float().cpu()
