@@ -113,12 +113,13 @@ def export_onnx(module, # a PyTorch module, called with keyword arguments
     dims = {}
     shapes = {name: {axis: dims.setdefault(label, torch.export.Dim(label)) for axis, label in axes.items()}
               for name, axes in dynamic.items()}
-    was_training = module.training
+    modes = {part: part.training for part in module.modules()}  # a wrapper's own mode is not its model's
     try:
         with _quiet_export():
             torch.onnx.export(module.eval(), (), str(path), kwargs=inputs, input_names=list(inputs),
                               output_names=[output], dynamic_shapes=shapes, dynamo=True, external_data=False)
-    finally: module.train(was_training)
+    finally:
+        for part, mode in modes.items(): part.train(mode)
     return path
 
 def _example(vocab_size: int, batch: int = 2, length: int = 16) -> dict:
@@ -144,11 +145,13 @@ def export_masked_lm(model, # a BERT or DistilBERT masked LM
 def onnx_session(path: str | Path, # an .onnx file
                  threads: int | None = None, # intra-op threads; None: as many as PyTorch's `torch.get_num_threads()`
                 ):
-    "An ONNX Runtime session on the CPU, all graph optimizations on, `threads` threads."
+    "An ONNX Runtime session on the CPU, all graph optimizations on, `threads` threads that do not spin when idle."
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads or torch.get_num_threads(), 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle threads sleep instead of spinning, so that they do not take the cores from whatever runs next (e.g. PyTorch)
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
     return ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
 
 def _run(session, **inputs) -> torch.Tensor:

@@ -4,7 +4,8 @@
 
 # %% ../nbs/03_student.ipynb #f9d588c4
 from __future__ import annotations
-import copy, math, statistics, time, warnings
+import math, statistics, time, warnings
+from copy import deepcopy
 from contextlib import contextmanager
 from functools import partial
 from collections.abc import Sequence
@@ -209,7 +210,7 @@ def narrow_student(teacher, # a BERT masked-LM
                              f"{width}): pass neurons")
     check_number(neurons, 'neurons', 1, ffn, integer=True)
     full = make_student(teacher, 'all')
-    config = copy.deepcopy(full.config); config.hidden_dim = neurons
+    config = deepcopy(full.config); config.hidden_dim = neurons
     state = full.state_dict()
     for i, layer in enumerate(full.distilbert.transformer.layer):
         w_in, w_out = layer.ffn.lin1.weight.detach(), layer.ffn.lin2.weight.detach()
