@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_distill.ipynb #5fcdc4eb
 from __future__ import annotations
-import contextlib, hashlib, json, math, shutil, statistics, sys, time
+import contextlib, hashlib, json, math, os, shutil, statistics, sys, time
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -13,12 +13,13 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from fastcore.basics import patch
+from safetensors.torch import load_file, save_file
 
 from .temperature import check_number
 from .checkpoint import (_finish_rotation, _set_rng_state, checkpoint_folders, load_checkpoint, load_step,
                                    save_checkpoint, stop_requested)
 from .parallel import pick_device, world
-from .teacher import masked_lm_report, mlm_parts
+from .teacher import masked_lm_report, mlm_parts, model_device
 from .losses import triple_loss
 from .corpus import progress, quiet_loading
 from .data import DynamicMaskingCollator
@@ -26,7 +27,7 @@ from .data import DynamicMaskingCollator
 # %% auto #0
 __all__ = ['LIMITS', 'RESUMABLE', 'DistilConfig', 'warmup_then_decay', 'parameter_groups', 'make_optimizer', 'derived_seed',
            'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'StudentStep', 'teacher_targets',
-           'micro_batch_loss', 'prepare_output_dir', 'Distiller', 'steps_in_budget']
+           'micro_batch_loss', 'weights_digest', 'TeacherCache', 'prepare_output_dir', 'Distiller', 'steps_in_budget']
 
 # %% ../nbs/05_distill.ipynb #4ef0ed66
 @dataclass
@@ -70,6 +71,8 @@ class DistilConfig:
     device: str | None = None # None: 'cuda' when there is a GPU, else 'cpu'
     compile: bool = False # torch.compile the student's step (GPU; also runs on a CPU)
     precision: str | None = None # 'bf16': teacher in bf16, student under bf16 autocast; 'fp32'; None: bf16 on GPU
+    teacher_cache: str | None = None # a folder: the teacher's outputs, computed once for the runs that share them
+    teacher_cache_gb: float = 4.0 # the teacher cache's size limit; past it the teacher's outputs are not stored
     # what to distil (used by `run` and the command line)
     teacher: str = 'offline' # 'offline', a hub name (e.g. bert-base-uncased) or a folder of a BERT masked LM
     corpus: str | None = None # None: the default corpus; or a folder, a text file, or a hub data set
@@ -135,6 +138,9 @@ def _check_config(config: DistilConfig):
     number('max_length', 3, integer=True)
     number('seed', low=0, integer=True)
     number('time_budget', positive=True, optional=True)
+    number('teacher_cache_gb', positive=True)
+    if config.teacher_cache is not None and not isinstance(config.teacher_cache, (str, Path)):
+        raise TypeError(f"teacher_cache must be a folder or None, got {config.teacher_cache!r}")
     if config.precision not in (None, 'fp32', 'bf16'):
         raise ValueError(f"precision must be 'fp32', 'bf16' or None, got {config.precision!r}")
     if config.resume not in (True, False, 'auto'):
@@ -247,12 +253,14 @@ def teacher_targets(teacher, # BERT masked LM, eval mode
                     input_ids: torch.Tensor, # (batch, length) token ids
                     attention_mask: torch.Tensor, # (batch, length): 1 on tokens, 0 on padding
                     positions: torch.Tensor, # boolean (batch, length): where to apply the LM head
+                    cache=None, # a `TeacherCache` (below): hidden states read from disk when it has them
                    ) -> tuple:
     """The teacher's last hidden states (batch, length, hidden) and logits at `positions` (n, vocab), float32, without
     gradient."""
     with torch.inference_mode():
         encoder, head = mlm_parts(teacher)
-        hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if cache is not None: hidden = cache.hidden_states(encoder, input_ids, attention_mask)
+        else: hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         logits = head(hidden[positions])
     return hidden.to(torch.float32, copy=True), logits.to(torch.float32, copy=True)
 
@@ -263,13 +271,14 @@ def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.co
                      step_counts: dict, # `selection_counts` of the whole step
                      config: DistilConfig, # loss weights, temperature and `restrict_ce_to_mask`
                      autocast=contextlib.nullcontext, # context for the student's forward (bf16 autocast on GPU)
+                     cache=None, # a `TeacherCache`, or None: the teacher computes its outputs
                     ) -> dict:
     "This micro-batch's share of the step's triple loss: weighted `loss`, and the shares of `ce`, `mlm`, `cos`."
     input_ids, attention_mask, labels = batch['input_ids'], batch['attention_mask'], batch['labels']
     masked = labels != -100
     positions = masked if config.restrict_ce_to_mask else attention_mask.bool()
     counts = selection_counts(batch, config.restrict_ce_to_mask)
-    teacher_hidden, teacher_logits = teacher_targets(teacher, input_ids, attention_mask, positions)
+    teacher_hidden, teacher_logits = teacher_targets(teacher, input_ids, attention_mask, positions, cache)
     with autocast(): student_hidden, student_logits = model(input_ids, attention_mask, positions)
     terms = triple_loss(student_logits, teacher_logits, labels[positions], student_hidden, teacher_hidden,
                         attention_mask, config.temperature, config.alpha_ce, config.alpha_mlm, config.alpha_cos,
@@ -284,9 +293,99 @@ def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.co
     )
     return shares
 
+# %% ../nbs/05_distill.ipynb #c18a0002
+def weights_digest(model: torch.nn.Module, # e.g. the teacher
+                  ) -> str:
+    "A hash of every parameter and buffer of `model`, with its name, dtype and shape: any changed weight changes it."
+    h = hashlib.blake2b(digest_size=16)
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        h.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+# %% ../nbs/05_distill.ipynb #c18a0003
+class TeacherCache:
+    "The teacher's last hidden states, one safetensors file per micro-batch, computed once for the runs sharing them."
+    def __init__(self, folder: str | Path, # where the entries go, one subfolder per teacher
+                 teacher: torch.nn.Module, # the frozen teacher, already in its dtype and on its device
+                 max_gigabytes: float = 4.0, # the folder's limit (all teachers together); past it nothing is stored
+                 say=None, # called with the message when the limit is reached; default: print to stderr
+                ):
+        check_number(max_gigabytes, 'max_gigabytes', 0, low_open=True)
+        self.root, self.limit, self.max_gigabytes = Path(folder), int(max_gigabytes * 1e9), max_gigabytes
+        dtype, device = next(teacher.parameters()).dtype, model_device(teacher)
+        identity = f"{weights_digest(teacher)}|{dtype}|{device.type}|torch {torch.__version__}"
+        self.teacher_key = hashlib.blake2b(identity.encode(), digest_size=8).hexdigest()
+        self.folder = self.root/self.teacher_key
+        try: self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OSError(f"teacher_cache {self.root} cannot be written ({e.strerror or type(e).__name__}): choose "
+                          "another folder") from None
+        self.used = sum(p.stat().st_size for p in self.root.glob('*/*.safetensors'))
+        self.hits = self.misses = 0
+        self.full, self._say = False, say or (lambda message: print(message, file=sys.stderr, flush=True))
+
+    def key(self, input_ids: torch.Tensor, # (batch, length) token ids of a micro-batch
+            attention_mask: torch.Tensor, # (batch, length): 1 on tokens, 0 on padding
+           ) -> str:
+        "The name of a micro-batch's entry: a hash of its token ids and attention mask, shapes included."
+        h = hashlib.blake2b(digest_size=16)
+        for tensor in (input_ids, attention_mask):
+            tensor = tensor.detach().to('cpu', torch.int64).contiguous()
+            h.update(f"{tuple(tensor.shape)}|".encode()); h.update(tensor.numpy().tobytes())
+        return h.hexdigest()
+
+    def hidden_states(self, encoder: torch.nn.Module, # the teacher's encoder (`mlm_parts(teacher)[0]`)
+                      input_ids: torch.Tensor, # (batch, length) token ids
+                      attention_mask: torch.Tensor, # (batch, length): 1 on tokens, 0 on padding
+                     ) -> torch.Tensor:
+        "The encoder's last hidden states of this micro-batch: read from the cache, or computed and stored."
+        path = self.folder/f"{self.key(input_ids, attention_mask)}.safetensors"
+        hidden = self._read(path, input_ids)
+        if hidden is not None:
+            self.hits += 1
+            return hidden
+        self.misses += 1
+        hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        self._write(path, hidden)
+        return hidden
+
+# %% ../nbs/05_distill.ipynb #c18a0004
+@patch
+def _read(self: TeacherCache, path: Path, input_ids: torch.Tensor) -> torch.Tensor | None:
+    "The entry at `path` on `input_ids`' device, or None when there is none or it cannot be used (then rewritten)."
+    if not path.exists(): return None
+    try: hidden = load_file(path, device=str(input_ids.device))['hidden']
+    except Exception: return None  # unreadable (e.g. damaged on disk): compute it again
+    return hidden if hidden.shape[:2] == input_ids.shape else None
+
+@patch
+def _write(self: TeacherCache, path: Path, hidden: torch.Tensor):
+    "Store `hidden` at `path` atomically (temporary file, then rename), unless that would pass the size limit."
+    if self.full: return
+    size = hidden.numel() * hidden.element_size() + 256  # the data and safetensors' small header
+    if self.used + size > self.limit:
+        self.full = True
+        self._say(f"teacher_cache: {self.root} has reached its limit of {self.max_gigabytes:g} GB "
+                  f"({self.used / 1e9:.2f} GB used): the rest of the teacher's outputs are computed, not stored. "
+                  "Raise teacher_cache_gb, or delete the folder's old entries.")
+        return
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+    try:
+        save_file({'hidden': hidden.detach().contiguous().cpu()}, temporary)
+        os.replace(temporary, path)
+    except OSError as e:
+        temporary.unlink(missing_ok=True); self.full = True
+        self._say(f"teacher_cache: cannot write to {self.root} ({e.strerror or type(e).__name__}): the rest of the "
+                  "teacher's outputs are computed, not stored.")
+        return
+    self.used += path.stat().st_size
+
 # %% ../nbs/05_distill.ipynb #9de5aae8
 RESUMABLE = ('micro_batch_size', 'time_budget', 'log_every', 'eval_every', 'checkpoint_every', 'valid_sequences',
-             'output_dir', 'resume', 'overwrite', 'progress', 'device', 'compile')  # settings a resumed run may change
+             'output_dir', 'resume', 'overwrite', 'progress', 'device', 'compile', 'teacher_cache',
+             'teacher_cache_gb')  # settings a resumed run may change
 
 def _rows(data, indices) -> list:
     "The token-id lists of `data` (a `datasets.Dataset` with `input_ids`, or a list of lists) at `indices`."
@@ -382,6 +481,8 @@ class Distiller:
         bf16 = config.precision == 'bf16' or (config.precision is None and gpu)
         self.teacher = teacher.eval().requires_grad_(False).to(self.device)
         if bf16: self.teacher.to(torch.bfloat16)
+        self.teacher_cache = (TeacherCache(config.teacher_cache, self.teacher, config.teacher_cache_gb, self._say)
+                              if config.teacher_cache is not None else None)
         bf16_autocast = partial(torch.autocast, self.device.type, dtype=torch.bfloat16)
         self.autocast = bf16_autocast if bf16 else contextlib.nullcontext
         self.student = student.to(self.device, torch.float32).train()  # float32 weights; bf16 only inside autocast
@@ -547,7 +648,8 @@ def train_step(self: Distiller) -> dict:
         part = {k: v.to(self.device, non_blocking=True) for k, v in part.items()}
         wait = self.world_size > 1 and i < len(parts) - 1  # DDP averages the gradients after the last micro-batch only
         with self.model.no_sync() if wait else contextlib.nullcontext():
-            shares = micro_batch_loss(self.model, self.teacher, part, counts, config, self.autocast)
+            shares = micro_batch_loss(self.model, self.teacher, part, counts, config, self.autocast,
+                                      self.teacher_cache)
             (shares['loss'] * self.world_size).backward()  # DDP divides the sum of the gradients by world_size
         totals = {k: totals[k] + shares[k].detach() for k in totals}
     terms = self._sum_over_processes(totals)

@@ -357,19 +357,22 @@ class Budget:
     speed_repeats: int = 5 # timed repeats per batch size
     seed: int = 0 # seed of the distillation and the fine-tuning
     cache: bool = True # reuse a student (and its fine-tuning result) cached by an identical earlier run
+    teacher_cache: bool = True # compute the teacher's outputs once for the runs that share them (chapter 05)
 
     @classmethod
     def quick(cls) -> 'Budget':
         "A budget of seconds, for tests: it checks that everything runs, not what it gives."
         return cls(distil_steps=2, distil_batch_size=8, fine_tune_steps=2, fine_tune_batch_size=8, held_out_sequences=8,
-                   test_examples=100, speed_batch_sizes=(1, 4), speed_repeats=2, cache=False)
+                   test_examples=100, speed_batch_sizes=(1, 4), speed_repeats=2, cache=False,
+                   teacher_cache=False)
 
     def distil_config(self, **changes) -> DistilConfig:
         """Chapter 05's `DistilConfig` defaults with this budget (and `changes`): one validation and one checkpoint, at
         the end."""
         settings = dict(max_steps=self.distil_steps, batch_size=self.distil_batch_size,
                         micro_batch_size=min(16, self.distil_batch_size), seed=self.seed, eval_every=self.distil_steps,
-                        checkpoint_every=self.distil_steps, log_every=10)
+                        checkpoint_every=self.distil_steps, log_every=10,
+                        teacher_cache=str(cache_dir()/'teacher_outputs') if self.teacher_cache else None)
         return DistilConfig(**{**settings, **changes})
 
     def fine_tune_config(self, **changes) -> FineTuneConfig:
@@ -389,7 +392,7 @@ class Budget:
 # %% ../nbs/06_evaluate.ipynb #4f468075
 # `DistilConfig` fields that do not change the trained student
 RUN_ONLY = ('output_dir', 'resume', 'overwrite', 'progress', 'device', 'compile', 'log_every', 'eval_every',
-            'checkpoint_every', 'valid_sequences', 'micro_batch_size')
+            'checkpoint_every', 'valid_sequences', 'micro_batch_size', 'teacher_cache', 'teacher_cache_gb')
 
 def _digest(*parts) -> str:
     "A short hash of `parts`: strings, tensors, data sets of token ids (`input_ids`), or sequences of rows."
