@@ -15,9 +15,9 @@ from .teacher import mask_batch
 
 # %% auto #0
 __all__ = ['SOFT_POSITIONS', 'soft_target_loss', 'soft_target_gradient_norm', 'mlm_loss', 'cosine_per_position', 'cosine_loss',
-           'LossWeights', 'normalize_weights', 'TripleLoss', 'triple_loss', 'distillation_batch', 'student_outputs',
-           'toy_distillation', 'gradient_norms_by_temperature', 'soft_loss_mask', 'term_gradient_norms',
-           'loss_terms_view']
+           'LossWeights', 'normalize_weights', 'TripleLoss', 'triple_loss', 'logit_losses', 'distillation_batch',
+           'student_outputs', 'toy_distillation', 'gradient_norms_by_temperature', 'soft_loss_mask',
+           'term_gradient_norms', 'loss_terms_view']
 
 # %% ../nbs/02_losses.ipynb #0f6bd876
 def _as_float(tensor, name: str) -> torch.Tensor:
@@ -242,6 +242,75 @@ def triple_loss(student_logits: torch.Tensor, # (batch, seq, vocab), or (positio
     cos = cosine_loss(student_hidden, teacher_hidden, attention_mask, check)
     total = alpha_ce * ce + alpha_mlm * mlm + alpha_cos * cos
     return TripleLoss(total, ce, mlm, cos, weights, LossWeights(float(alpha_ce), float(alpha_mlm), float(alpha_cos)))
+
+# %% ../nbs/02_losses.ipynb #f2a10002
+class _LogitLosses(torch.autograd.Function):
+    "L_ce and L_mlm from the logits, with their weighted gradient worked out in the forward pass, `rows` at a time."
+    @staticmethod
+    def forward(ctx, student_logits, teacher_logits, labels, temperature, ce_weight, mlm_weight, rows):
+        n = len(student_logits)
+        labeled = labels != -100
+        n_labeled = int(labeled.sum())
+        ce_scale, mlm_scale = ce_weight * temperature / max(n, 1), mlm_weight / max(n_labeled, 1)
+        grad = torch.empty_like(student_logits)
+        ce_sum = mlm_sum = student_logits.new_zeros((), dtype=torch.float32)
+        for start in range(0, n, rows):
+            z, t = student_logits[start:start + rows].float(), teacher_logits[start:start + rows].float()
+            log_s, log_t = (z / temperature).log_softmax(-1), (t / temperature).log_softmax(-1)
+            t_probs = log_t.exp()
+            ce_sum = ce_sum + (t_probs * (log_t - log_s)).sum()
+            piece = log_s.exp_().sub_(t_probs).mul_(ce_scale)  # w_ce·T/n·(s_T − t_T)
+            where = labeled[start:start + rows].nonzero().squeeze(1)
+            if len(where):
+                target = labels[start:start + rows][where].unsqueeze(1)
+                log_p = (z if len(where) == len(z) else z[where]).log_softmax(-1)
+                mlm_sum = mlm_sum - log_p.gather(1, target).sum()
+                hard = log_p.exp_().scatter_add_(1, target, torch.full_like(log_p[:, :1], -1.0)).mul_(mlm_scale)
+                if len(where) == len(z): piece += hard  # w_mlm/n_mlm·(s − onehot(y))
+                else: piece.index_add_(0, where, hard)
+            grad[start:start + rows] = piece
+        ce, mlm = ce_sum / max(n, 1) * temperature**2, mlm_sum / max(n_labeled, 1)
+        ctx.save_for_backward(grad)
+        ctx.mark_non_differentiable(ce, mlm)
+        return ce_weight * ce + mlm_weight * mlm, ce, mlm
+
+    @staticmethod
+    def backward(ctx, grad_total, grad_ce, grad_mlm):
+        (grad,) = ctx.saved_tensors
+        return grad * grad_total.to(grad.dtype), None, None, None, None, None, None
+
+# %% ../nbs/02_losses.ipynb #f2a10003
+def logit_losses(student_logits: torch.Tensor, # (positions, vocab) at the positions of the soft-target term
+                 teacher_logits: torch.Tensor, # same shape; a fixed target (no gradient)
+                 labels: torch.Tensor, # (positions,) token ids; -100 where nothing is to be predicted
+                 temperature: float = 2.0, # T of the soft-target term
+                 ce_weight: float = 5.0, # weight of L_ce in the total
+                 mlm_weight: float = 2.0, # weight of L_mlm in the total
+                 rows: int | None = None, # rows per pass; default: about 2¹⁸ scores on a CPU, every row on a GPU
+                 check: bool = True, # check values (NaN/inf, label range); False skips the checks that sync a GPU
+                ) -> tuple:
+    """`ce_weight·L_ce + mlm_weight·L_mlm` (its gradient reaches `student_logits`), then `L_ce` and `L_mlm` as plain
+    numbers: the values of `soft_target_loss` and `mlm_loss`, in one pass. With no label, `L_mlm` is 0."""
+    temperature = _check_temperature(temperature)
+    check_number(ce_weight, 'ce_weight', 0); check_number(mlm_weight, 'mlm_weight', 0)
+    for name, tensor in (('student_logits', student_logits), ('teacher_logits', teacher_logits)):
+        if not torch.is_tensor(tensor) or not tensor.is_floating_point() or tensor.ndim != 2:
+            raise TypeError(f"{name} must be a floating-point (positions, vocab) tensor, got "
+                            f"{tuple(tensor.shape) if torch.is_tensor(tensor) else type(tensor).__name__}")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"student_logits has shape {tuple(student_logits.shape)} and teacher_logits has shape "
+                         f"{tuple(teacher_logits.shape)}: they must score the same positions and words")
+    vocab = student_logits.shape[-1]
+    labels = _check_labels(labels, student_logits.shape[:-1], vocab, check=False)
+    if check:
+        _check_all_finite(student_logits, 'student_logits'); _check_all_finite(teacher_logits, 'teacher_logits')
+        chosen = labels[labels != -100]
+        bad = chosen[(chosen < 0) | (chosen >= vocab)]
+        if len(bad): raise ValueError(f"labels must be token ids in [0, {vocab}) or -100, got {bad[0].item()}")
+    if rows is None: rows = len(student_logits) if student_logits.is_cuda else max(1, 2**18 // vocab)
+    check_number(rows, 'rows', 1, integer=True)
+    return _LogitLosses.apply(student_logits, teacher_logits.detach(), labels, temperature, float(ce_weight),
+                              float(mlm_weight), max(1, rows) if len(student_logits) else 1)
 
 # %% ../nbs/02_losses.ipynb #7e00e912
 @torch.no_grad()  # not inference_mode: the batch's tensors feed the student's autograd later
