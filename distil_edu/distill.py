@@ -20,7 +20,7 @@ from .checkpoint import (_finish_rotation, _set_rng_state, checkpoint_folders, l
                                    save_checkpoint, stop_requested)
 from .parallel import pick_device, world
 from .teacher import masked_lm_report, mlm_parts, model_device
-from .losses import triple_loss
+from .losses import cosine_loss, logit_losses, triple_loss
 from .corpus import progress, quiet_loading
 from .data import DynamicMaskingCollator
 
@@ -73,6 +73,7 @@ class DistilConfig:
     precision: str | None = None # 'bf16': teacher in bf16, student under bf16 autocast; 'fp32'; None: bf16 on GPU
     teacher_cache: str | None = None # a folder: the teacher's outputs, computed once for the runs that share them
     teacher_cache_gb: float = 4.0 # the teacher cache's size limit; past it the teacher's outputs are not stored
+    fused_loss: bool = True # L_ce, L_mlm and their gradient in one pass (02's `logit_losses`); False: autograd
     # what to distil (used by `run` and the command line)
     teacher: str = 'offline' # 'offline', a hub name (e.g. bert-base-uncased) or a folder of a BERT masked LM
     corpus: str | None = None # None: the default corpus; or a folder, a text file, or a hub data set
@@ -141,6 +142,8 @@ def _check_config(config: DistilConfig):
     number('teacher_cache_gb', positive=True)
     if config.teacher_cache is not None and not isinstance(config.teacher_cache, (str, Path)):
         raise TypeError(f"teacher_cache must be a folder or None, got {config.teacher_cache!r}")
+    if not isinstance(config.fused_loss, bool):
+        raise TypeError(f"fused_loss must be true or false, got {config.fused_loss!r}")
     if config.precision not in (None, 'fp32', 'bf16'):
         raise ValueError(f"precision must be 'fp32', 'bf16' or None, got {config.precision!r}")
     if config.resume not in (True, False, 'auto'):
@@ -280,14 +283,19 @@ def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.co
     counts = selection_counts(batch, config.restrict_ce_to_mask)
     teacher_hidden, teacher_logits = teacher_targets(teacher, input_ids, attention_mask, positions, cache)
     with autocast(): student_hidden, student_logits = model(input_ids, attention_mask, positions)
+    share = {name: counts[name] / step_counts[name] if counts[name] else 0.0 for name in ('ce', 'mlm', 'cos')}
+    zero = student_logits.sum() * 0  # keeps the graph (and DDP) whole when a term has no position here
+    if config.fused_loss:  # L_ce and L_mlm with their gradient in one pass; the weights of this share go in
+        logit_part, ce, mlm = logit_losses(student_logits, teacher_logits, labels[positions], config.temperature,
+                                           config.alpha_ce * share['ce'], config.alpha_mlm * share['mlm'], check=False)
+        cos = cosine_loss(student_hidden, teacher_hidden, attention_mask, check=False) if counts['cos'] else zero
+        shares = {'ce': ce * share['ce'], 'mlm': mlm * share['mlm'], 'cos': cos * share['cos']}
+        shares['loss'] = logit_part + config.alpha_cos * shares['cos']
+        return shares
     terms = triple_loss(student_logits, teacher_logits, labels[positions], student_hidden, teacher_hidden,
                         attention_mask, config.temperature, config.alpha_ce, config.alpha_mlm, config.alpha_cos,
                         check=False)
-    zero = student_logits.sum() * 0  # keeps the graph (and DDP) whole when a term has no position here
-    shares = {
-        name: getattr(terms, name) * counts[name] / step_counts[name] if counts[name] else zero
-        for name in ('ce', 'mlm', 'cos')
-    }
+    shares = {name: getattr(terms, name) * share[name] if counts[name] else zero for name in ('ce', 'mlm', 'cos')}
     shares['loss'] = (
         config.alpha_ce * shares['ce'] + config.alpha_mlm * shares['mlm'] + config.alpha_cos * shares['cos']
     )
@@ -385,7 +393,7 @@ def _write(self: TeacherCache, path: Path, hidden: torch.Tensor):
 # %% ../nbs/05_distill.ipynb #9de5aae8
 RESUMABLE = ('micro_batch_size', 'time_budget', 'log_every', 'eval_every', 'checkpoint_every', 'valid_sequences',
              'output_dir', 'resume', 'overwrite', 'progress', 'device', 'compile', 'teacher_cache',
-             'teacher_cache_gb')  # settings a resumed run may change
+             'teacher_cache_gb', 'fused_loss')  # settings a resumed run may change
 
 def _rows(data, indices) -> list:
     "The token-id lists of `data` (a `datasets.Dataset` with `input_ids`, or a list of lists) at `indices`."

@@ -392,7 +392,8 @@ class Budget:
 # %% ../nbs/06_evaluate.ipynb #4f468075
 # `DistilConfig` fields that do not change the trained student
 RUN_ONLY = ('output_dir', 'resume', 'overwrite', 'progress', 'device', 'compile', 'log_every', 'eval_every',
-            'checkpoint_every', 'valid_sequences', 'micro_batch_size', 'teacher_cache', 'teacher_cache_gb')
+            'checkpoint_every', 'valid_sequences', 'micro_batch_size', 'teacher_cache', 'teacher_cache_gb',
+            'fused_loss')
 
 def _digest(*parts) -> str:
     "A short hash of `parts`: strings, tensors, data sets of token ids (`input_ids`), or sequences of rows."
