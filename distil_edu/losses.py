@@ -101,8 +101,8 @@ def soft_target_gradient_norm(student_logits: torch.Tensor, # (positions, vocab)
     return grad.norm().item()
 
 # %% ../nbs/02_losses.ipynb #822aee87
-def _check_labels(labels, positions: tuple, vocab_size: int, check: bool = True) -> torch.Tensor:
-    "`labels` as a long tensor of shape `positions`, with at least one label and every label in range."
+def _check_labels(labels, positions: tuple, vocab_size: int, check: bool = True, need_one: bool = True) -> torch.Tensor:
+    "`labels` as a long tensor of shape `positions`, every label in range and (with `need_one`) at least one."
     if not torch.is_tensor(labels): raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
     if labels.is_floating_point() or labels.dtype == torch.bool:
         raise TypeError(f"labels must hold integer token ids (or -100), got {labels.dtype}")
@@ -113,7 +113,7 @@ def _check_labels(labels, positions: tuple, vocab_size: int, check: bool = True)
         )
     if check:
         selected = labels != -100
-        if not selected.any():
+        if need_one and not selected.any():
             raise ValueError("labels selects no position: every label is -100, so there is no masked word to predict")
         bad = labels[selected][(labels[selected] < 0) | (labels[selected] >= vocab_size)]
         if len(bad): raise ValueError(f"labels must be token ids in [0, {vocab_size}) or -100, got {bad[0].item()}")
@@ -301,16 +301,12 @@ def logit_losses(student_logits: torch.Tensor, # (positions, vocab) at the posit
         raise ValueError(f"student_logits has shape {tuple(student_logits.shape)} and teacher_logits has shape "
                          f"{tuple(teacher_logits.shape)}: they must score the same positions and words")
     vocab = student_logits.shape[-1]
-    labels = _check_labels(labels, student_logits.shape[:-1], vocab, check=False)
-    if check:
-        _check_all_finite(student_logits, 'student_logits'); _check_all_finite(teacher_logits, 'teacher_logits')
-        chosen = labels[labels != -100]
-        bad = chosen[(chosen < 0) | (chosen >= vocab)]
-        if len(bad): raise ValueError(f"labels must be token ids in [0, {vocab}) or -100, got {bad[0].item()}")
-    if rows is None: rows = len(student_logits) if student_logits.is_cuda else max(1, 2**18 // vocab)
+    labels = _check_labels(labels, student_logits.shape[:-1], vocab, check, need_one=False)
+    if check: _check_all_finite(student_logits, 'student_logits'); _check_all_finite(teacher_logits, 'teacher_logits')
+    if rows is None: rows = max(1, len(student_logits)) if student_logits.is_cuda else max(1, 2**18 // vocab)
     check_number(rows, 'rows', 1, integer=True)
     return _LogitLosses.apply(student_logits, teacher_logits.detach(), labels, temperature, float(ce_weight),
-                              float(mlm_weight), max(1, rows) if len(student_logits) else 1)
+                              float(mlm_weight), rows)
 
 # %% ../nbs/02_losses.ipynb #7e00e912
 @torch.no_grad()  # not inference_mode: the batch's tensors feed the student's autograd later
