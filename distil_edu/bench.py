@@ -14,6 +14,7 @@ from transformers import BertConfig, BertForMaskedLM
 
 from .distill import DistilConfig, StudentStep, make_optimizer, micro_batch_loss, selection_counts
 from .student import count_parameters, make_student, median_seconds
+from .temperature import check_number
 
 # %% auto #0
 __all__ = ['SHAPES', 'PEAK_BF16_TFLOPS', 'STEPS', 'peak_tflops', 'models', 'synthetic_batch', 'reference_step', 'our_step',
@@ -48,11 +49,14 @@ def peak_tflops(device: torch.device, # a torch device or its name, e.g. 'cuda:0
 def models(shape: str = 'tiny', # a key of `SHAPES`
            attention: str = 'sdpa', # 'sdpa' or 'eager'
            seed: int = 0, # seed of the teacher's random weights
+           dropout: float = 0.1, # hidden and attention dropout; the student trains with it (0.1: BERT's, DistilBERT's)
           ) -> tuple:
-    "A random-weight BERT teacher of `shape` (dropout off) and its student from `make_student`, both with `attention`."
+    """A random-weight BERT teacher of `shape` (in eval mode: no dropout) and its student from `make_student` (in
+    training mode, with `dropout`), both with `attention`."""
     if shape not in SHAPES: raise ValueError(f"shape must be one of {sorted(SHAPES)}, got {shape!r}")
     torch.manual_seed(seed)
-    config = BertConfig(**SHAPES[shape], hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    check_number(dropout, 'dropout', 0, 1, high_open=True, what='a probability')
+    config = BertConfig(**SHAPES[shape], hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     config._attn_implementation = attention
     teacher = BertForMaskedLM(config).eval()
     return teacher, make_student(teacher).train()
@@ -219,6 +223,7 @@ STEPS = {  # the steps `benchmark` times, by name
     'ours': "our step as the course runs it: the soft loss and the LM heads at the masked positions only",
     'same objective, autograd loss': "'same objective' with L_ce and L_mlm through autograd (fused_loss=False)",
     'ours, autograd loss': "'ours' with L_ce and L_mlm through autograd (fused_loss=False): the one-pass loss's gain",
+    'ours, no dropout': "'ours' with the student's dropout off: what dropout costs a CPU (attention leaves SDPA's flash kernel)",
 }
 
 def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
@@ -229,6 +234,7 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
               repeats: int = 5, # timed steps of each kind; the median counts
               warmup: int = 2, # untimed steps first
               which: tuple = STEPS, # the steps to time, keys of `STEPS`
+              dropout: float = 0.1, # the student's dropout, as it trains (the 'no dropout' step has none)
              ) -> dict:
     """Time the reference step and ours (on the same objective, and masked-only) on the same models and shapes; return
     the measurements and the speed-ups."""
@@ -239,10 +245,11 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
     config = DistilConfig()
     result = {'shape': shape, 'length': length, 'batch_size': batch_size, 'device': str(device),
               'device_name': torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu',
-              'threads': torch.get_num_threads(), 'torch': torch.__version__, 'compile': compile}
+              'threads': torch.get_num_threads(), 'torch': torch.__version__, 'compile': compile, 'dropout': dropout}
     for name in which:
         reference, every_token = name == 'reference', not name.startswith('ours')
-        teacher, student = models(shape, attention='eager' if reference else 'sdpa')
+        teacher, student = models(shape, attention='eager' if reference else 'sdpa',
+                                  dropout=0.0 if 'no dropout' in name else dropout)
         batch = synthetic_batch(batch_size, length, teacher.config.vocab_size, padded=reference)
         real_tokens = int(batch['attention_mask'].sum())
         settings = replace(config, restrict_ce_to_mask=not every_token, fused_loss='autograd' not in name)
@@ -264,6 +271,7 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
     result['masked_only_saving'] = ratio('ours', 'same objective')
     result['one_pass_saving_same_objective'] = ratio('same objective', 'same objective, autograd loss')
     result['one_pass_saving_masked_only'] = ratio('ours', 'ours, autograd loss')
+    result['dropout_cost_masked_only'] = ratio('ours, no dropout', 'ours')  # how much faster without dropout
     return result
 
 # %% ../nbs/05b_bench.ipynb #07336512
