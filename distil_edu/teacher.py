@@ -13,15 +13,15 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling
 
-from .temperature import entropy, softmax_with_temperature
+from .temperature import check_number, entropy, softmax_with_temperature
 from .corpus import OFFLINE_PACKAGE, cache_dir, fetch_corpus, load_corpus, progress, quiet_loading
 from .corpus import offline_base_path, tokenize_and_pack
 
 # %% auto #0
 __all__ = ['BERT_BASE', 'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view', 'TeacherRecipe',
            'mlm_from_encoder', 'mask_batch', 'model_device', 'mlm_parts', 'masked_logits', 'held_out_batches',
-           'masked_lm_report', 'train_mlm', 'offline_teacher_path', 'build_offline_teacher', 'teacher_card',
-           'hub_available', 'load_teacher', 'main']
+           'masked_lm_report', 'dropout_while', 'train_mlm', 'offline_teacher_path', 'build_offline_teacher',
+           'teacher_card', 'hub_available', 'load_teacher', 'main']
 
 # %% ../nbs/01_teacher.ipynb #f92388bd
 def _mask_position(tokenizer, # has the mask token
@@ -98,10 +98,12 @@ class TeacherRecipe:
     weight_decay: float = 0.01 # AdamW weight decay
     seed: int = 0 # seeds weights of the head, data order and masks
     eval_sequences: int = 512 # held-out sequences for the accuracy
+    dropout: float | None = None # dropout while adapting (the saved model keeps its own); None: the encoder's, 0.1
 
     def key(self) -> str:
-        "A short hash of the recipe and the base model, naming the cache folder."
-        text = json.dumps({**asdict(self), 'base': OFFLINE_PACKAGE, 'corpus': 'default-v1'}, sort_keys=True)
+        "A short hash of the recipe and the base model, naming the cache folder; fields left at None are left out."
+        fields = {name: value for name, value in asdict(self).items() if value is not None}
+        text = json.dumps({**fields, 'base': OFFLINE_PACKAGE, 'corpus': 'default-v1'}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 # %% ../nbs/01_teacher.ipynb #ce023902
@@ -216,6 +218,21 @@ def masked_lm_report(models: dict, # name -> BERT or DistilBERT masked LM
     return report
 
 # %% ../nbs/01_teacher.ipynb #a1b38333
+@contextlib.contextmanager
+def dropout_while(model, # a PyTorch module
+                  p: float | None, # the dropout probability inside the block; None: the model's own
+                 ):
+    "Every `torch.nn.Dropout` of `model` drops with probability `p` inside the `with` block, and as before after it."
+    if p is None:
+        yield model; return
+    check_number(p, 'dropout', 0, 1, high_open=True, what='a probability')
+    layers = [module for module in model.modules() if isinstance(module, torch.nn.Dropout)]
+    saved = [layer.p for layer in layers]
+    for layer in layers: layer.p = p
+    try: yield model
+    finally:
+        for layer, rate in zip(layers, saved): layer.p = rate
+
 def _optimizer(model, # the model to train
                recipe: TeacherRecipe, # learning rates and weight decay
               ):
@@ -243,15 +260,16 @@ def train_mlm(model, # a BERT masked-LM
     )
     order = torch.randperm(len(sequences), generator=torch.Generator().manual_seed(recipe.seed))
     losses, bar = [], progress(range(recipe.steps), desc='Adapting teacher to masked LM')
-    for step in bar:
-        index = order[[(step*recipe.batch_size + i) % len(order) for i in range(recipe.batch_size)]].tolist()
-        batch = mask_batch(tokenizer, [sequences[i] for i in index], seed=recipe.seed*100_003 + step)
-        logits, labels = masked_logits(model, batch['input_ids'].to(device), batch['labels'].to(device))
-        loss = torch.nn.functional.cross_entropy(logits, labels)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step(); schedule.step(); optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item()); bar.set_postfix(loss=f'{loss.item():.3f}')
+    with dropout_while(model, recipe.dropout):
+        for step in bar:
+            index = order[[(step*recipe.batch_size + i) % len(order) for i in range(recipe.batch_size)]].tolist()
+            batch = mask_batch(tokenizer, [sequences[i] for i in index], seed=recipe.seed*100_003 + step)
+            logits, labels = masked_logits(model, batch['input_ids'].to(device), batch['labels'].to(device))
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step(); schedule.step(); optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item()); bar.set_postfix(loss=f'{loss.item():.3f}')
     return losses
 
 # %% ../nbs/01_teacher.ipynb #744f5e40
