@@ -128,23 +128,24 @@ def reference_step(teacher, # BERT masked LM, moved to `device`
         return loss.detach()
     return step
 
-def our_step(teacher, # BERT masked LM, moved to `device` (and to bf16 on a GPU)
+def our_step(teacher, # BERT masked LM, moved to `device` (and to bf16 with the config's precision, as the `Distiller`)
              student, # its DistilBERT student, trained by every call of the step
              batch: dict, # `input_ids`, `attention_mask`, `labels`; the same batch at every call
-             config: DistilConfig, # loss weights, temperature, AdamW settings, gradient clipping
-             device, # where to run; a GPU adds bf16 autocast and fused AdamW
+             config: DistilConfig, # loss weights, temperature, AdamW settings, gradient clipping, precision
+             device, # where to run; a GPU adds fused AdamW, and bf16 unless the config's precision is 'fp32'
              compile: bool = False, # wrap the student's step in `torch.compile`
             ) -> callable:
-    """The `Distiller`'s training step: LM heads at masked positions, bf16 teacher and autocast on GPU, fused AdamW,
-    optional compile."""
+    """The `Distiller`'s training step: LM heads at masked positions, bf16 teacher and autocast (on GPU, or with
+    `precision='bf16'`), fused AdamW on GPU, optional compile."""
     gpu = torch.device(device).type == 'cuda'
+    bf16 = config.precision == 'bf16' or (config.precision is None and gpu)  # as the `Distiller` decides
     teacher.to(device)
-    if gpu: teacher.to(torch.bfloat16)
+    if bf16: teacher.to(torch.bfloat16)
     student.to(device).train()
     model = StudentStep(student)
     if compile: model = torch.compile(model, dynamic=True)
     optimizer = make_optimizer(student, config, device)
-    autocast = partial(torch.autocast, 'cuda', dtype=torch.bfloat16) if gpu else contextlib.nullcontext
+    autocast = partial(torch.autocast, torch.device(device).type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext
     counts = selection_counts(batch, config.restrict_ce_to_mask)
     on_device = {k: v.to(device) for k, v in batch.items()}
     def step():
@@ -205,14 +206,16 @@ def measure(step: callable, # a training step from `reference_step` or `our_step
 
 # %% ../nbs/05b_bench.ipynb #e5b0c001
 def matmul_tflops(device='cpu', # where to measure
-                  size: int | None = None, # square matrices of this size; default 1024 on a CPU, 8192 on a GPU
+                  size: int | None = None, # square matrices of this size; default 2048 on a CPU, 8192 on a GPU
                   repeats: int = 7, # timed rounds; the median counts
+                  dtype: torch.dtype | None = None, # None: float32 on a CPU, bf16 on a GPU
                  ) -> float:
-    """The machine's dense matrix-multiply rate now, in TFLOP/s: float32 on a CPU, bf16 on a GPU. A training step is
-    mostly matrix multiplies, so its achieved rate over this one says how close to the machine's limit it runs."""
+    """The machine's dense matrix-multiply rate now, in TFLOP/s. A training step is mostly matrix multiplies, so its
+    achieved rate over this one says how close to the machine's limit it runs."""
     gpu = torch.device(device).type == 'cuda'
-    size = size or (8192 if gpu else 1024)
-    a, b = (torch.randn(size, size, device=device, dtype=torch.bfloat16 if gpu else torch.float32) for _ in range(2))
+    size = size or (8192 if gpu else 2048)
+    dtype = dtype or (torch.bfloat16 if gpu else torch.float32)
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
     seconds = median_seconds({'matmul': lambda: a @ b}, repeats, warmup=2, device=device)['matmul']
     return 2 * size**3 / seconds / 1e12
 
@@ -224,6 +227,8 @@ STEPS = {  # the steps `benchmark` times, by name
     'same objective, autograd loss': "'same objective' with L_ce and L_mlm through autograd (fused_loss=False)",
     'ours, autograd loss': "'ours' with L_ce and L_mlm through autograd (fused_loss=False): the one-pass loss's gain",
     'ours, no dropout': "'ours' with the student's dropout off: what dropout costs a CPU (attention leaves SDPA's flash kernel)",
+    'same objective, bf16': "'same objective' with precision='bf16' (teacher weights, student autocast), as on a GPU",
+    'ours, bf16': "'ours' with precision='bf16': for CPUs with bf16 matrix units (AMX, AVX-512 BF16)",
 }
 
 def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
@@ -242,6 +247,8 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
     if unknown: raise ValueError(f"unknown steps {unknown}: choose from {list(STEPS)}")
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     ceiling = [matmul_tflops(device)]  # the machine's matmul rate, before and after the steps: the higher counts
+    cpu_bf16 = device.type == 'cpu' and any(name.endswith('bf16') for name in which)  # then bf16's rate too
+    ceiling_bf16 = [matmul_tflops(device, dtype=torch.bfloat16)] if cpu_bf16 else []
     config = DistilConfig()
     result = {'shape': shape, 'length': length, 'batch_size': batch_size, 'device': str(device),
               'device_name': torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu',
@@ -252,7 +259,8 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
                                   dropout=0.0 if 'no dropout' in name else dropout)
         batch = synthetic_batch(batch_size, length, teacher.config.vocab_size, padded=reference)
         real_tokens = int(batch['attention_mask'].sum())
-        settings = replace(config, restrict_ce_to_mask=not every_token, fused_loss='autograd' not in name)
+        settings = replace(config, restrict_ce_to_mask=not every_token, fused_loss='autograd' not in name,
+                           precision='bf16' if name.endswith('bf16') else None)
         step = (reference_step(teacher, student, batch, settings, device) if reference
                 else our_step(teacher, student, batch, settings, device, compile=compile))
         flops = step_flops(teacher, student, batch, full_heads=every_token)
@@ -263,7 +271,12 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
         if device.type == 'cuda': torch.cuda.empty_cache()
     ceiling.append(matmul_tflops(device))
     result['matmul_tflops'] = max(ceiling)
-    for name in which: result[name]['matmul_fraction'] = result[name]['tflops'] / result['matmul_tflops']
+    if cpu_bf16:
+        ceiling_bf16.append(matmul_tflops(device, dtype=torch.bfloat16))
+        result['matmul_tflops_bf16'] = max(ceiling_bf16)
+    for name in which:  # each step against the rate of its own precision
+        rate = result['matmul_tflops_bf16'] if cpu_bf16 and name.endswith('bf16') else result['matmul_tflops']
+        result[name]['matmul_fraction'] = result[name]['tflops'] / rate
     def ratio(a, b):
         return result[a]['tokens_per_second'] / result[b]['tokens_per_second'] if {a, b} <= set(result) else None
     result['speedup_same_objective'] = ratio('same objective', 'reference')  # the fair comparison
@@ -272,6 +285,9 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
     result['one_pass_saving_same_objective'] = ratio('same objective', 'same objective, autograd loss')
     result['one_pass_saving_masked_only'] = ratio('ours', 'ours, autograd loss')
     result['dropout_cost_masked_only'] = ratio('ours, no dropout', 'ours')  # how much faster without dropout
+    result['bf16_saving_same_objective'] = ratio('same objective, bf16', 'same objective')
+    result['bf16_saving_masked_only'] = ratio('ours, bf16', 'ours')
+    result['speedup_same_objective_bf16'] = ratio('same objective, bf16', 'reference')
     return result
 
 # %% ../nbs/05b_bench.ipynb #07336512
