@@ -174,12 +174,13 @@ def parameter_groups(model: torch.nn.Module, # the student
 
 def make_optimizer(model: torch.nn.Module, # the student; biases and LayerNorms get no weight decay
                    config: DistilConfig, # learning rate, betas, eps and weight decay
-                   device: torch.device, # a GPU gets the fused AdamW
+                   device: torch.device, # where the model is: a CPU or a GPU gets the fused AdamW
+                   fused: bool | None = None, # None: fused on a CPU or a GPU; False: one tensor at a time
                   ) -> torch.optim.AdamW:
-    "AdamW with the config's settings; fused on a GPU."
-    fused = {'fused': True} if torch.device(device).type == 'cuda' else {}
+    "AdamW with the config's settings; fused into one kernel on a CPU or a GPU."
+    if fused is None: fused = torch.device(device).type in ('cpu', 'cuda')
     return torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.learning_rate, betas=config.betas,
-                             eps=config.eps, **fused)
+                             eps=config.eps, **({'fused': True} if fused else {}))
 
 # %% ../nbs/05_distill.ipynb #517fdbfc
 def derived_seed(*parts, # values with a stable `repr`: ints, strings, ...
