@@ -145,7 +145,8 @@ def our_step(teacher, # BERT masked LM, moved to `device` (and to bf16 with the 
     model = StudentStep(student)
     if compile: model = torch.compile(model, dynamic=True)
     optimizer = make_optimizer(student, config, device)
-    autocast = partial(torch.autocast, torch.device(device).type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext
+    on_bf16 = partial(torch.autocast, torch.device(device).type, dtype=torch.bfloat16)
+    autocast = on_bf16 if bf16 else contextlib.nullcontext
     counts = selection_counts(batch, config.restrict_ce_to_mask)
     on_device = {k: v.to(device) for k, v in batch.items()}
     def step():
@@ -226,7 +227,7 @@ STEPS = {  # the steps `benchmark` times, by name
     'ours': "our step as the course runs it: the soft loss and the LM heads at the masked positions only",
     'same objective, autograd loss': "'same objective' with L_ce and L_mlm through autograd (fused_loss=False)",
     'ours, autograd loss': "'ours' with L_ce and L_mlm through autograd (fused_loss=False): the one-pass loss's gain",
-    'ours, no dropout': "'ours' with the student's dropout off: what dropout costs a CPU (attention leaves SDPA's flash kernel)",
+    'ours, no dropout': "'ours' with the student's dropout off: what dropout costs (and, on a CPU, SDPA's flash kernel)",
     'same objective, bf16': "'same objective' with precision='bf16' (teacher weights, student autocast), as on a GPU",
     'ours, bf16': "'ours' with precision='bf16': for CPUs with bf16 matrix units (AMX, AVX-512 BF16)",
 }
