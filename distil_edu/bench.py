@@ -227,7 +227,7 @@ STEPS = {  # the steps `benchmark` times, by name
     'ours': "our step as the course runs it: the soft loss and the LM heads at the masked positions only",
     'same objective, autograd loss': "'same objective' with L_ce and L_mlm through autograd (fused_loss=False)",
     'ours, autograd loss': "'ours' with L_ce and L_mlm through autograd (fused_loss=False): the one-pass loss's gain",
-    'ours, no dropout': "'ours' with the student's dropout off: what dropout costs (and, on a CPU, SDPA's flash kernel)",
+    'ours, no dropout': "'ours' with the student's dropout off: what dropout costs (on a CPU, SDPA's flash kernel too)",
     'same objective, bf16': "'same objective' with precision='bf16' (teacher weights, student autocast), as on a GPU",
     'ours, bf16': "'ours' with precision='bf16': for CPUs with bf16 matrix units (AMX, AVX-512 BF16)",
 }
