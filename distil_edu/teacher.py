@@ -114,7 +114,8 @@ def mlm_from_encoder(path: str | Path, # folder of a BERT encoder without MLM he
     torch.manual_seed(seed)
     from transformers.utils import logging
     level = logging.get_verbosity(); logging.set_verbosity_error()  # the missing head is expected: say nothing
-    try: model = BertForMaskedLM.from_pretrained(path)
+    try:
+        with quiet_loading(): model = BertForMaskedLM.from_pretrained(path)
     finally: logging.set_verbosity(level)
     transform = model.cls.predictions.transform
     with torch.no_grad():
@@ -250,6 +251,7 @@ def train_mlm(model, # a BERT masked-LM
               sequences, # token-id lists of equal length
               recipe: TeacherRecipe, # steps, batch size, learning rates, seed
               device='cpu', # where to train
+              show_progress: bool = True, # draw a progress bar with the running loss
              ) -> list:
     "Train `model` on masked LM over `sequences` (token-id lists) following `recipe`; return the loss of every step."
     model.to(device).train()
@@ -259,7 +261,8 @@ def train_mlm(model, # a BERT masked-LM
         optimizer, lambda s: min((s + 1) / warm, max(0.0, (recipe.steps - s) / (recipe.steps - warm + 1)))
     )
     order = torch.randperm(len(sequences), generator=torch.Generator().manual_seed(recipe.seed))
-    losses, bar = [], progress(range(recipe.steps), desc='Adapting teacher to masked LM')
+    losses, bar = [], progress(range(recipe.steps), desc='Adapting teacher to masked LM',
+                                  disable=not show_progress)
     with dropout_while(model, recipe.dropout):
         for step in bar:
             index = order[[(step*recipe.batch_size + i) % len(order) for i in range(recipe.batch_size)]].tolist()
@@ -311,7 +314,7 @@ def build_offline_teacher(recipe: TeacherRecipe | None = None, # adaptation sett
             'final_loss': losses[-1], 'built': time.strftime('%Y-%m-%d %H:%M:%S')}
     tmp = path.with_name(path.name + '.tmp')
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp); tokenizer.save_pretrained(tmp)  # safetensors by default
+    with quiet_loading(): model.save_pretrained(tmp); tokenizer.save_pretrained(tmp)  # safetensors by default
     (tmp/'teacher_card.json').write_text(json.dumps(card, indent=2))
     # a build interrupted before this line leaves no half-written cache
     shutil.rmtree(path, ignore_errors=True); tmp.rename(path)
