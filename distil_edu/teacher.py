@@ -99,6 +99,11 @@ class TeacherRecipe:
     seed: int = 0 # seeds weights of the head, data order and masks
     eval_sequences: int = 512 # held-out sequences for the accuracy
     dropout: float | None = None # dropout while adapting (the saved model keeps its own); None: the encoder's, 0.1
+    precision: str | None = None # 'bf16': forward passes autocast to bfloat16 while adapting; None: float32
+
+    def __post_init__(self):
+        if self.precision not in (None, 'bf16'):
+            raise ValueError(f"TeacherRecipe: precision must be None (float32) or 'bf16', not {self.precision!r}")
 
     def key(self) -> str:
         "A short hash of the recipe and the base model, naming the cache folder; fields left at None are left out."
@@ -267,8 +272,9 @@ def train_mlm(model, # a BERT masked-LM
         for step in bar:
             index = order[[(step*recipe.batch_size + i) % len(order) for i in range(recipe.batch_size)]].tolist()
             batch = mask_batch(tokenizer, [sequences[i] for i in index], seed=recipe.seed*100_003 + step)
-            logits, labels = masked_logits(model, batch['input_ids'].to(device), batch['labels'].to(device))
-            loss = torch.nn.functional.cross_entropy(logits, labels)
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=recipe.precision == 'bf16'):
+                logits, labels = masked_logits(model, batch['input_ids'].to(device), batch['labels'].to(device))
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step(); schedule.step(); optimizer.zero_grad(set_to_none=True)
