@@ -102,6 +102,7 @@ class TeacherRecipe:
     precision: str | None = None # 'bf16': forward passes autocast to bfloat16 while adapting; None: float32
 
     def __post_init__(self):
+        if self.dropout is not None: check_number(self.dropout, 'dropout', 0, 1, high_open=True, what='a probability')
         if self.precision not in (None, 'bf16'):
             raise ValueError(f"TeacherRecipe: precision must be None (float32) or 'bf16', not {self.precision!r}")
 
