@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_teacher.ipynb #28fae380
 from __future__ import annotations
-import contextlib, hashlib, json, math, os, shutil, socket, time
+import contextlib, ctypes, ctypes.util, hashlib, json, math, os, platform, shutil, socket, time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,8 +20,8 @@ from .corpus import offline_base_path, tokenize_and_pack
 # %% auto #0
 __all__ = ['BERT_BASE', 'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view', 'TeacherRecipe',
            'mlm_from_encoder', 'mask_batch', 'model_device', 'mlm_parts', 'masked_logits', 'held_out_batches',
-           'masked_lm_report', 'dropout_while', 'train_mlm', 'offline_teacher_path', 'build_offline_teacher',
-           'teacher_card', 'hub_available', 'load_teacher', 'main']
+           'masked_lm_report', 'reuse_freed_memory', 'dropout_while', 'attention_while', 'train_mlm',
+           'offline_teacher_path', 'build_offline_teacher', 'teacher_card', 'hub_available', 'load_teacher', 'main']
 
 # %% ../nbs/01_teacher.ipynb #f92388bd
 def _mask_position(tokenizer, # has the mask token
@@ -224,6 +224,17 @@ def masked_lm_report(models: dict, # name -> BERT or DistilBERT masked LM
         report[name]['masked_tokens'] = count
     return report
 
+# %% ../nbs/01_teacher.ipynb #e1e00002
+def reuse_freed_memory(limit: int = 1 << 30, # bytes: freed blocks up to this size stay with the process for reuse
+                      ) -> bool:
+    """Ask glibc's allocator to keep freed blocks up to `limit` instead of returning them to the system (process-wide,
+    safe to call again); True where it could, False where the C library is not glibc."""
+    check_number(limit, 'limit', 1, 2**31 - 1, integer=True, what='a number of bytes')
+    if platform.libc_ver()[0] != 'glibc': return False
+    mallopt = ctypes.CDLL(ctypes.util.find_library('c')).mallopt
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
+    return bool(mallopt(M_MMAP_THRESHOLD, limit)) and bool(mallopt(M_TRIM_THRESHOLD, limit))
+
 # %% ../nbs/01_teacher.ipynb #a1b38333
 @contextlib.contextmanager
 def dropout_while(model, # a PyTorch module
@@ -240,17 +251,28 @@ def dropout_while(model, # a PyTorch module
     finally:
         for layer, rate in zip(layers, saved): layer.p = rate
 
+@contextlib.contextmanager
+def attention_while(model, # a Hugging Face model
+                    implementation: str | None, # 'eager', 'sdpa'... inside the block; None: the model's own
+                   ):
+    "`model` computes attention with `implementation` inside the `with` block, and as before after it."
+    saved = model.config._attn_implementation
+    if implementation is not None: model.set_attn_implementation(implementation)
+    try: yield model
+    finally:
+        if implementation is not None: model.set_attn_implementation(saved)
+
 def _optimizer(model, # the model to train
                recipe: TeacherRecipe, # learning rates and weight decay
               ):
-    "AdamW with the head at `head_lr` and the encoder at `encoder_lr`; no decay on biases and LayerNorms."
+    "Fused AdamW with the head at `head_lr` and the encoder at `encoder_lr`; no decay on biases and LayerNorms."
     groups = {}
     for name, param in model.named_parameters():
         head = name.startswith('cls.'); decay = param.ndim > 1
         groups.setdefault((head, decay), []).append(param)
     return torch.optim.AdamW([{'params': ps, 'lr': recipe.head_lr if head else recipe.encoder_lr,
                                'weight_decay': recipe.weight_decay if decay else 0.0}
-                              for (head, decay), ps in groups.items()])
+                              for (head, decay), ps in groups.items()], fused=True)
 
 def train_mlm(model, # a BERT masked-LM
               tokenizer, # its tokenizer
@@ -261,6 +283,8 @@ def train_mlm(model, # a BERT masked-LM
              ) -> list:
     "Train `model` on masked LM over `sequences` (token-id lists) following `recipe`; return the loss of every step."
     model.to(device).train()
+    reuse_freed_memory()
+    cpu_bf16 = recipe.precision == 'bf16' and torch.device(device).type == 'cpu'  # SDPA's CPU kernel is slow there
     optimizer = _optimizer(model, recipe)
     warm = max(1, recipe.warmup_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -269,7 +293,7 @@ def train_mlm(model, # a BERT masked-LM
     order = torch.randperm(len(sequences), generator=torch.Generator().manual_seed(recipe.seed))
     losses, bar = [], progress(range(recipe.steps), desc='Adapting teacher to masked LM',
                                   disable=not show_progress)
-    with dropout_while(model, recipe.dropout):
+    with dropout_while(model, recipe.dropout), attention_while(model, 'eager' if cpu_bf16 else None):
         for step in bar:
             index = order[[(step*recipe.batch_size + i) % len(order) for i in range(recipe.batch_size)]].tolist()
             batch = mask_batch(tokenizer, [sequences[i] for i in index], seed=recipe.seed*100_003 + step)
