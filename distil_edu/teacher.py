@@ -280,11 +280,13 @@ def train_mlm(model, # a BERT masked-LM
               recipe: TeacherRecipe, # steps, batch size, learning rates, seed
               device='cpu', # where to train
               show_progress: bool = True, # draw a progress bar with the running loss
+              attention: str | None = None, # attention while training; None: 'eager' in bf16 on a CPU, else the model's
              ) -> list:
     "Train `model` on masked LM over `sequences` (token-id lists) following `recipe`; return the loss of every step."
     model.to(device).train()
     reuse_freed_memory()
-    cpu_bf16 = recipe.precision == 'bf16' and torch.device(device).type == 'cpu'  # SDPA's CPU kernel is slow there
+    if attention is None and recipe.precision == 'bf16' and torch.device(device).type == 'cpu':
+        attention = 'eager'  # on a CPU, SDPA's fused kernel is slower than plain matrix products in bfloat16
     optimizer = _optimizer(model, recipe)
     warm = max(1, recipe.warmup_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -293,7 +295,7 @@ def train_mlm(model, # a BERT masked-LM
     order = torch.randperm(len(sequences), generator=torch.Generator().manual_seed(recipe.seed))
     losses, bar = [], progress(range(recipe.steps), desc='Adapting teacher to masked LM',
                                   disable=not show_progress)
-    with dropout_while(model, recipe.dropout), attention_while(model, 'eager' if cpu_bf16 else None):
+    with dropout_while(model, recipe.dropout), attention_while(model, attention):
         for step in bar:
             index = order[[(step*recipe.batch_size + i) % len(order) for i in range(recipe.batch_size)]].tolist()
             batch = mask_batch(tokenizer, [sequences[i] for i in index], seed=recipe.seed*100_003 + step)
