@@ -14,6 +14,7 @@ from transformers import BertConfig, BertForMaskedLM
 
 from .distill import DistilConfig, StudentStep, make_optimizer, micro_batch_loss, selection_counts
 from .student import count_parameters, make_student, median_seconds
+from .teacher import reuse_freed_memory
 from .temperature import check_number
 
 # %% auto #0
@@ -210,15 +211,19 @@ def matmul_tflops(device='cpu', # where to measure
                   size: int | None = None, # square matrices of this size; default 2048 on a CPU, 8192 on a GPU
                   repeats: int = 7, # timed rounds; the median counts
                   dtype: torch.dtype | None = None, # None: float32 on a CPU, bf16 on a GPU
+                  shape: tuple | None = None, # (rows, inner, columns) of one product instead of a square one
                  ) -> float:
     """The machine's dense matrix-multiply rate now, in TFLOP/s. A training step is mostly matrix multiplies, so its
     achieved rate over this one says how close to the machine's limit it runs."""
     gpu = torch.device(device).type == 'cuda'
     size = size or (8192 if gpu else 2048)
     dtype = dtype or (torch.bfloat16 if gpu else torch.float32)
-    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    if shape is not None and (len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape)):
+        raise ValueError(f"shape must be three positive integers (rows, inner, columns), got {shape!r}")
+    rows, inner, columns = shape or (size, size, size)
+    a, b = torch.randn(rows, inner, device=device, dtype=dtype), torch.randn(inner, columns, device=device, dtype=dtype)
     seconds = median_seconds({'matmul': lambda: a @ b}, repeats, warmup=2, device=device)['matmul']
-    return 2 * size**3 / seconds / 1e12
+    return 2 * rows * inner * columns / seconds / 1e12
 
 # %% ../nbs/05b_bench.ipynb #12c0ddb0
 STEPS = {  # the steps `benchmark` times, by name
@@ -242,18 +247,20 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
               which: tuple = STEPS, # the steps to time, keys of `STEPS`
               dropout: float = 0.1, # the student's dropout, as it trains (the 'no dropout' step has none)
              ) -> dict:
-    """Time the reference step and ours (on the same objective, and masked-only) on the same models and shapes; return
-    the measurements and the speed-ups."""
+    """Time the reference step and ours (on the same objective, and masked-only) on the same models and shapes, one
+    after the other, each in its steady state as in a training run; return the measurements and the speed-ups."""
     unknown = [name for name in which if name not in STEPS]
     if unknown: raise ValueError(f"unknown steps {unknown}: choose from {list(STEPS)}")
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    reused = reuse_freed_memory()  # process-wide, as the `Distiller` runs: every step below, the reference's too
     ceiling = [matmul_tflops(device)]  # the machine's matmul rate, before and after the steps: the higher counts
     cpu_bf16 = device.type == 'cpu' and any(name.endswith('bf16') for name in which)  # then bf16's rate too
     ceiling_bf16 = [matmul_tflops(device, dtype=torch.bfloat16)] if cpu_bf16 else []
     config = DistilConfig()
     result = {'shape': shape, 'length': length, 'batch_size': batch_size, 'device': str(device),
               'device_name': torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu',
-              'threads': torch.get_num_threads(), 'torch': torch.__version__, 'compile': compile, 'dropout': dropout}
+              'threads': torch.get_num_threads(), 'torch': torch.__version__, 'compile': compile, 'dropout': dropout,
+              'reuse_freed_memory': reused}
     for name in which:
         reference, every_token = name == 'reference', not name.startswith('ours')
         teacher, student = models(shape, attention='eager' if reference else 'sdpa',

@@ -19,7 +19,7 @@ from .temperature import check_number
 from .checkpoint import (_finish_rotation, _set_rng_state, checkpoint_folders, load_checkpoint, load_step,
                                    save_checkpoint, stop_requested)
 from .parallel import pick_device, world
-from .teacher import masked_lm_report, mlm_parts, model_device
+from .teacher import masked_lm_report, mlm_parts, model_device, reuse_freed_memory
 from .losses import cosine_loss, logit_losses, triple_loss
 from .corpus import progress, quiet_loading
 from .data import DynamicMaskingCollator
@@ -261,12 +261,12 @@ def teacher_targets(teacher, # BERT masked LM, eval mode
                    ) -> tuple:
     """The teacher's last hidden states (batch, length, hidden) and logits at `positions` (n, vocab), float32, without
     gradient."""
-    with torch.inference_mode():
+    with torch.no_grad():
         encoder, head = mlm_parts(teacher)
         if cache is not None: hidden = cache.hidden_states(encoder, input_ids, attention_mask)
         else: hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         logits = head(hidden[positions])
-    return hidden.to(torch.float32, copy=True), logits.to(torch.float32, copy=True)
+    return hidden.float(), logits.float()  # no copy in float32: both are new tensors
 
 # %% ../nbs/05_distill.ipynb #fe2494d8
 def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.compile)
@@ -285,18 +285,18 @@ def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.co
     teacher_hidden, teacher_logits = teacher_targets(teacher, input_ids, attention_mask, positions, cache)
     with autocast(): student_hidden, student_logits = model(input_ids, attention_mask, positions)
     share = {name: counts[name] / step_counts[name] if counts[name] else 0.0 for name in ('ce', 'mlm', 'cos')}
-    zero = student_logits.sum() * 0  # keeps the graph (and DDP) whole when a term has no position here
+    def zero(): return student_logits.sum() * 0  # keeps the graph (and DDP) whole when a term has no position here
     if config.fused_loss:  # L_ce and L_mlm with their gradient in one pass; the weights of this share go in
         logit_part, ce, mlm = logit_losses(student_logits, teacher_logits, labels[positions], config.temperature,
                                            config.alpha_ce * share['ce'], config.alpha_mlm * share['mlm'], check=False)
-        cos = cosine_loss(student_hidden, teacher_hidden, attention_mask, check=False) if counts['cos'] else zero
+        cos = cosine_loss(student_hidden, teacher_hidden, attention_mask, check=False) if counts['cos'] else zero()
         shares = {'ce': ce * share['ce'], 'mlm': mlm * share['mlm'], 'cos': cos * share['cos']}
         shares['loss'] = logit_part + config.alpha_cos * shares['cos']
         return shares
     terms = triple_loss(student_logits, teacher_logits, labels[positions], student_hidden, teacher_hidden,
                         attention_mask, config.temperature, config.alpha_ce, config.alpha_mlm, config.alpha_cos,
                         check=False)
-    shares = {name: getattr(terms, name) * share[name] if counts[name] else zero for name in ('ce', 'mlm', 'cos')}
+    shares = {name: getattr(terms, name) * share[name] if counts[name] else zero() for name in ('ce', 'mlm', 'cos')}
     shares['loss'] = (
         config.alpha_ce * shares['ce'] + config.alpha_mlm * shares['mlm'] + config.alpha_cos * shares['cos']
     )
@@ -692,6 +692,7 @@ def fit(self: Distiller,
     """Distil until `planned_steps` (`config.max_steps`, or what the time budget holds), the time budget or a signal;
     return the history (one record per step and per validation)."""
     config = self.config
+    reuse_freed_memory()  # process-wide: the next step reuses this one's large blocks, no page faults
     if self.step == 0 and not self.history: self._start_afresh(); self.validate()  # the student as initialized
     bar = progress(total=self.planned_steps, initial=self.step, desc='distilling',
                    disable=not (config.progress and self.is_main))
