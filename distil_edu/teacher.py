@@ -21,7 +21,8 @@ from .corpus import offline_base_path, tokenize_and_pack
 __all__ = ['BERT_BASE', 'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view', 'TeacherRecipe',
            'mlm_from_encoder', 'mask_batch', 'model_device', 'mlm_parts', 'masked_logits', 'held_out_batches',
            'masked_lm_report', 'reuse_freed_memory', 'dropout_while', 'attention_while', 'train_mlm',
-           'offline_teacher_path', 'build_offline_teacher', 'teacher_card', 'hub_available', 'load_teacher', 'main']
+           'offline_teacher_path', 'build_offline_teacher', 'teacher_card', 'adaptation_flops', 'hub_available',
+           'load_teacher', 'main']
 
 # %% ../nbs/01_teacher.ipynb #f92388bd
 def _mask_position(tokenizer, # has the mask token
@@ -359,6 +360,19 @@ def teacher_card(recipe: TeacherRecipe | None = None, # default `TeacherRecipe()
                 ) -> dict:
     "The measurements saved with the offline teacher built by `recipe`."
     return json.loads((offline_teacher_path(recipe)/'teacher_card.json').read_text())
+
+# %% ../nbs/01_teacher.ipynb #e1d00011
+def adaptation_flops(recipe: TeacherRecipe, # steps, sequences per step, tokens per sequence
+                     config, # the model's `BertConfig`: layers, hidden size h, feed-forward size f, vocabulary V
+                     masked: float = 0.15, # share of the positions the head runs on (BERT masks 15%)
+                    ) -> float:
+    "FLOPs of the matrix products of `recipe`'s adaptation: forward and backward passes of every step."
+    check_number(masked, 'masked', 0, 1, what='a share of the positions')
+    h, f, vocab, length = config.hidden_size, config.intermediate_size, config.vocab_size, recipe.max_length
+    tokens = recipe.batch_size * length
+    encoder = tokens * config.num_hidden_layers * (8 * h * h + 4 * h * f + 4 * length * h)
+    head = masked * tokens * (2 * h * h + 2 * h * vocab)
+    return 3.0 * recipe.steps * (encoder + head)
 
 # %% ../nbs/01_teacher.ipynb #3b4fb78e
 def hub_available(timeout: float = 2.0, # seconds to wait for the connection
