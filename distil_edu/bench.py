@@ -19,7 +19,7 @@ from .temperature import check_number
 
 # %% auto #0
 __all__ = ['SHAPES', 'PEAK_BF16_TFLOPS', 'STEPS', 'peak_tflops', 'models', 'synthetic_batch', 'reference_step', 'our_step',
-           'forward_flops', 'step_flops', 'measure', 'matmul_tflops', 'benchmark', 'main']
+           'forward_flops', 'step_flops', 'measure', 'matmul_tflops', 'bf16_in_hardware', 'benchmark', 'main']
 
 # %% ../nbs/05b_bench.ipynb #9ff20b6c
 SHAPES = {  # teacher shapes; the student takes one layer out of two
@@ -225,6 +225,17 @@ def matmul_tflops(device='cpu', # where to measure
     seconds = median_seconds({'matmul': lambda: a @ b}, repeats, warmup=2, device=device)['matmul']
     return 2 * rows * inner * columns / seconds / 1e12
 
+# %% ../nbs/05b_bench.ipynb #b5f16001
+def bf16_in_hardware(device='cpu', # where the products would run
+                    ) -> bool:
+    """True on a GPU, and on a CPU for which PyTorch's oneDNN kernels multiply bfloat16 (AVX-512 or AMX); elsewhere
+    bfloat16 products fall back to a generic kernel (about 1% of the float32 rate on an AVX2 CPU), and `benchmark`
+    leaves its bf16 steps out unless they are asked for."""
+    if torch.device(device).type != 'cpu': return True
+    supported = getattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', None)
+    return bool(supported()) if supported is not None else True
+
+
 # %% ../nbs/05b_bench.ipynb #12c0ddb0
 STEPS = {  # the steps `benchmark` times, by name
     'reference': "HF's 2019 distiller: soft loss at every real token, all logits, padded batches, fp16 on a GPU",
@@ -244,14 +255,15 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
               compile: bool = False, # torch.compile our step
               repeats: int = 5, # timed steps of each kind; the median counts
               warmup: int = 2, # untimed steps first
-              which: tuple = STEPS, # the steps to time, keys of `STEPS`
+              which: tuple | None = None, # the steps to time, keys of `STEPS`; None: all that `bf16_in_hardware` allows
               dropout: float = 0.1, # the student's dropout, as it trains (the 'no dropout' step has none)
              ) -> dict:
     """Time the reference step and ours (on the same objective, and masked-only) on the same models and shapes, one
     after the other, each in its steady state as in a training run; return the measurements and the speed-ups."""
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if which is None: which = tuple(name for name in STEPS if bf16_in_hardware(device) or not name.endswith('bf16'))
     unknown = [name for name in which if name not in STEPS]
     if unknown: raise ValueError(f"unknown steps {unknown}: choose from {list(STEPS)}")
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     reused = reuse_freed_memory()  # process-wide, as the `Distiller` runs: every step below, the reference's too
     ceiling = [matmul_tflops(device)]  # the machine's matmul rate, before and after the steps: the higher counts
     cpu_bf16 = device.type == 'cpu' and any(name.endswith('bf16') for name in which)  # then bf16's rate too
@@ -260,7 +272,7 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
     result = {'shape': shape, 'length': length, 'batch_size': batch_size, 'device': str(device),
               'device_name': torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu',
               'threads': torch.get_num_threads(), 'torch': torch.__version__, 'compile': compile, 'dropout': dropout,
-              'reuse_freed_memory': reused}
+              'reuse_freed_memory': reused, 'steps': list(which)}
     for name in which:
         reference, every_token = name == 'reference', not name.startswith('ours')
         teacher, student = models(shape, attention='eager' if reference else 'sdpa',
@@ -277,8 +289,7 @@ def benchmark(shape: str = 'tiny', # teacher shape: 'tiny' (CPU) or 'bert-base'
                         'model_tflop_per_step': flops / 1e12}
         del teacher, student, step
         if device.type == 'cuda': torch.cuda.empty_cache()
-    ceiling.append(matmul_tflops(device))
-    result['matmul_tflops'] = max(ceiling)
+    result['matmul_tflops'] = max(ceiling + [matmul_tflops(device)])
     if cpu_bf16:
         ceiling_bf16.append(matmul_tflops(device, dtype=torch.bfloat16))
         result['matmul_tflops_bf16'] = max(ceiling_bf16)
@@ -317,7 +328,7 @@ def main(argv: list | None = None, # command-line arguments; None: `sys.argv[1:]
     parser.add_argument('--only', choices=list(STEPS), help='time one step only')
     parser.add_argument('--out', help='also write the JSON to this file')
     args = parser.parse_args(argv)
-    which = (args.only,) if args.only else tuple(STEPS)
+    which = (args.only,) if args.only else None
     results = [
         benchmark(args.shape, length, args.batch_size, args.device, args.compile, args.repeats, which=which)
         for length in args.lengths
