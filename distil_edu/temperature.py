@@ -11,6 +11,8 @@ import torch
 __all__ = ['check_number', 'softmax_with_temperature', 'entropy', 'fit_student_logits', 'temperature_view']
 
 # %% ../nbs/00_temperature.ipynb #c0c0b011
+# Every function of the course checks its arguments with this one check, so the messages read alike: it names
+# the argument, the allowed range and the value it got.
 def check_number(value, # the value to check
                  name: str, # the argument's name, for the message
                  low: float | None = None, # the smallest allowed value (excluded with `low_open`)
