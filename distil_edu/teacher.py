@@ -18,13 +18,12 @@ from .corpus import OFFLINE_PACKAGE, cache_dir, fetch_corpus, load_corpus, progr
 from .corpus import offline_base_path, tokenize_and_pack
 
 # %% auto #0
-__all__ = ['BERT_BASE', 'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view', 'TeacherRecipe',
-           'mlm_from_encoder', 'mask_batch', 'model_device', 'mlm_parts', 'masked_logits', 'held_out_batches',
-           'masked_lm_report', 'reuse_freed_memory', 'dropout_while', 'attention_while', 'train_mlm',
-           'offline_teacher_path', 'build_offline_teacher', 'teacher_card', 'adaptation_flops', 'hub_available',
-           'load_teacher', 'main']
+__all__ = ['BERT_BASE', 'masked_distribution', 'top_tokens', 'tail_mass', 'dark_knowledge_view', 'model_device', 'mlm_parts',
+           'mask_batch', 'masked_logits', 'held_out_batches', 'masked_lm_report', 'TeacherRecipe', 'mlm_from_encoder',
+           'reuse_freed_memory', 'dropout_while', 'attention_while', 'train_mlm', 'offline_teacher_path',
+           'build_offline_teacher', 'teacher_card', 'adaptation_flops', 'hub_available', 'load_teacher', 'main']
 
-# %% ../nbs/01_teacher.ipynb #f92388bd
+# %% ../nbs/01_teacher.ipynb #c01a0002
 def _mask_position(tokenizer, # has the mask token
                    input_ids: torch.Tensor, # one tokenized text
                    text: str, # the text, for the message
@@ -37,6 +36,7 @@ def _mask_position(tokenizer, # has the mask token
         raise ValueError(f"text must contain exactly one {mask}, found {len(found)}: {text[:80]!r}")
     return found[0]
 
+# %% ../nbs/01_teacher.ipynb #f92388bd
 @torch.inference_mode()
 def masked_distribution(model, # a BERT masked-LM
                         tokenizer, # its tokenizer
@@ -83,65 +83,7 @@ def dark_knowledge_view(model, # a BERT masked-LM
     return {'top': top, 'entropy': h, 'tail_mass': tail, 'temperature': temperature,
             'ranked': probs.sort(descending=True).values, 'summary': summary}
 
-# %% ../nbs/01_teacher.ipynb #e5e8bff4
-BERT_BASE = 'bert-base-uncased'  # the paper's teacher, for users who can reach a hub
-
-# %% ../nbs/01_teacher.ipynb #30ee5a1c
-@dataclass(frozen=True)
-class TeacherRecipe:
-    "How the offline teacher is adapted to masked-LM. The cache is keyed on every field."
-    steps: int = 250 # optimizer steps
-    batch_size: int = 32 # sequences per step
-    max_length: int = 128 # tokens per sequence
-    encoder_lr: float = 2e-4 # peak learning rate of the pretrained encoder
-    head_lr: float = 1e-3 # peak learning rate of the new MLM head
-    warmup_steps: int = 20 # linear warm-up, then linear decay to 0
-    weight_decay: float = 0.01 # AdamW weight decay
-    seed: int = 0 # seeds weights of the head, data order and masks
-    eval_sequences: int = 512 # held-out sequences for the accuracy
-    dropout: float | None = None # dropout while adapting (the saved model keeps its own); None: the encoder's, 0.1
-    precision: str | None = None # 'bf16': forward passes autocast to bfloat16 while adapting; None: float32
-
-    def __post_init__(self):
-        if self.dropout is not None: check_number(self.dropout, 'dropout', 0, 1, high_open=True, what='a probability')
-        if self.precision not in (None, 'bf16'):
-            raise ValueError(f"TeacherRecipe: precision must be None (float32) or 'bf16', not {self.precision!r}")
-
-    def key(self) -> str:
-        "A short hash of the recipe and the base model, naming the cache folder; fields left at None are left out."
-        fields = {name: value for name, value in asdict(self).items() if value is not None}
-        text = json.dumps({**fields, 'base': OFFLINE_PACKAGE, 'corpus': 'default-v1'}, sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-# %% ../nbs/01_teacher.ipynb #ce023902
-def mlm_from_encoder(path: str | Path, # folder of a BERT encoder without MLM head
-                     seed: int = 0, # seed for the new head's random weights
-                    ) -> BertForMaskedLM:
-    "A `BertForMaskedLM` with the encoder from `path` and a fresh head whose transform starts as the identity."
-    torch.manual_seed(seed)
-    from transformers.utils import logging
-    level = logging.get_verbosity(); logging.set_verbosity_error()  # the missing head is expected: say nothing
-    try:
-        with quiet_loading(): model = BertForMaskedLM.from_pretrained(path)
-    finally: logging.set_verbosity(level)
-    transform = model.cls.predictions.transform
-    with torch.no_grad():
-        transform.dense.weight.copy_(torch.eye(model.config.hidden_size))
-        transform.dense.bias.zero_()
-        model.cls.predictions.bias.zero_()
-    return model
-
-# %% ../nbs/01_teacher.ipynb #ce838897
-def mask_batch(tokenizer, # a tokenizer with a mask token
-               sequences: list, # token-id lists of equal length
-               seed: int | None = None, # fixed masks when given
-              ) -> dict:
-    "BERT-style masking of a list of equal-length token-id lists; with `seed` the masks are reproducible."
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None: torch.manual_seed(seed)
-        return collator([{'input_ids': s} for s in sequences])
-
+# %% ../nbs/01_teacher.ipynb #c01a0003
 def model_device(model, # a PyTorch module
                 ) -> torch.device:
     "Where `model`'s weights are: its first parameter's device, or the CPU for a module without any (run elsewhere)."
@@ -159,6 +101,17 @@ def mlm_parts(model, # a BERT or DistilBERT masked LM
     if hasattr(model, 'bert') and hasattr(model, 'cls'): return model.bert, model.cls
     raise TypeError("model must be a BERT or DistilBERT masked LM (BertForMaskedLM, DistilBertForMaskedLM), got "
                     f"{type(model).__name__}")
+
+# %% ../nbs/01_teacher.ipynb #ce838897
+def mask_batch(tokenizer, # a tokenizer with a mask token
+               sequences: list, # token-id lists of equal length
+               seed: int | None = None, # fixed masks when given
+              ) -> dict:
+    "BERT-style masking of a list of equal-length token-id lists; with `seed` the masks are reproducible."
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None: torch.manual_seed(seed)
+        return collator([{'input_ids': s} for s in sequences])
 
 def masked_logits(model, # a BERT or DistilBERT masked LM
                   input_ids: torch.Tensor, # (batch, sequence) token ids
@@ -224,6 +177,54 @@ def masked_lm_report(models: dict, # name -> BERT or DistilBERT masked LM
         if reference is not None: report[name].update(agreement=total['agree'] / count, kl=total['kl'] / count)
         report[name]['masked_tokens'] = count
     return report
+
+# %% ../nbs/01_teacher.ipynb #e5e8bff4
+BERT_BASE = 'bert-base-uncased'  # the paper's teacher, for users who can reach a hub
+
+# %% ../nbs/01_teacher.ipynb #30ee5a1c
+@dataclass(frozen=True)
+class TeacherRecipe:
+    "How the offline teacher is adapted to masked-LM. The cache is keyed on every field."
+    steps: int = 250 # optimizer steps
+    batch_size: int = 32 # sequences per step
+    max_length: int = 128 # tokens per sequence
+    encoder_lr: float = 2e-4 # peak learning rate of the pretrained encoder
+    head_lr: float = 1e-3 # peak learning rate of the new MLM head
+    warmup_steps: int = 20 # linear warm-up, then linear decay to 0
+    weight_decay: float = 0.01 # AdamW weight decay
+    seed: int = 0 # seeds weights of the head, data order and masks
+    eval_sequences: int = 512 # held-out sequences for the accuracy
+    dropout: float | None = None # dropout while adapting (the saved model keeps its own); None: the encoder's, 0.1
+    precision: str | None = None # 'bf16': forward passes autocast to bfloat16 while adapting; None: float32
+
+    def __post_init__(self):
+        if self.dropout is not None: check_number(self.dropout, 'dropout', 0, 1, high_open=True, what='a probability')
+        if self.precision not in (None, 'bf16'):
+            raise ValueError(f"TeacherRecipe: precision must be None (float32) or 'bf16', not {self.precision!r}")
+
+    def key(self) -> str:
+        "A short hash of the recipe and the base model, naming the cache folder; fields left at None are left out."
+        fields = {name: value for name, value in asdict(self).items() if value is not None}
+        text = json.dumps({**fields, 'base': OFFLINE_PACKAGE, 'corpus': 'default-v1'}, sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+# %% ../nbs/01_teacher.ipynb #ce023902
+def mlm_from_encoder(path: str | Path, # folder of a BERT encoder without MLM head
+                     seed: int = 0, # seed for the new head's random weights
+                    ) -> BertForMaskedLM:
+    "A `BertForMaskedLM` with the encoder from `path` and a fresh head whose transform starts as the identity."
+    torch.manual_seed(seed)
+    from transformers.utils import logging
+    level = logging.get_verbosity(); logging.set_verbosity_error()  # the missing head is expected: say nothing
+    try:
+        with quiet_loading(): model = BertForMaskedLM.from_pretrained(path)
+    finally: logging.set_verbosity(level)
+    transform = model.cls.predictions.transform
+    with torch.no_grad():
+        transform.dense.weight.copy_(torch.eye(model.config.hidden_size))
+        transform.dense.bias.zero_()
+        model.cls.predictions.bias.zero_()
+    return model
 
 # %% ../nbs/01_teacher.ipynb #e1e00002
 def reuse_freed_memory(limit: int = 1 << 30, # bytes: freed blocks up to this size stay with the process for reuse
