@@ -19,19 +19,12 @@ from .corpus import (_check_dataset, _tokenize, data_dir, fetch_corpus, load_cor
 from .student import median_seconds
 
 # %% auto #0
-__all__ = ['MASK_KINDS', 'sequence_lengths', 'padding_fraction', 'length_grouped_order', 'DynamicMaskingCollator',
-           'masking_stats', 'token_counts_path', 'token_counts', 'selected_ids', 'masking_view', 'accumulation_steps',
-           'micro_batches', 'time_collator', 'small_bert_config', 'time_training_step', 'pipeline_benchmark', 'main']
+__all__ = ['MASK_KINDS', 'padding_fraction', 'sequence_lengths', 'length_grouped_order', 'selection_weights',
+           'DynamicMaskingCollator', 'masking_stats', 'token_counts_path', 'token_counts', 'selected_ids',
+           'masking_view', 'accumulation_steps', 'micro_batches', 'time_collator', 'small_bert_config',
+           'time_training_step', 'pipeline_benchmark', 'main']
 
 # %% ../nbs/04_data.ipynb #1a886252
-def sequence_lengths(dataset: datasets.Dataset, # rows with a column of token-id lists
-                     column: str = 'input_ids', # the column to measure
-                    ) -> np.ndarray:
-    "The length of every row's token-id list in `column`."
-    _check_dataset(dataset, column)
-    return np.concatenate([pc.list_value_length(t[column]).to_numpy()
-                           for t in dataset.select_columns([column]).with_format('arrow').iter(batch_size=100_000)])
-
 def padding_fraction(lengths, # the length of every sequence
                      batch_size: int, # sequences per batch
                      order=None, # the order in which sequences are batched; default: as given
@@ -45,6 +38,16 @@ def padding_fraction(lengths, # the length of every sequence
     longest, sizes = np.maximum.reduceat(lengths, starts), np.diff(np.append(starts, len(lengths)))
     positions = (longest * sizes).sum()
     return float((positions - lengths.sum()) / positions)
+
+# %% ../nbs/04_data.ipynb #e04a0002
+def sequence_lengths(dataset: datasets.Dataset, # rows with a column of token-id lists
+                     column: str = 'input_ids', # the column to measure
+                    ) -> np.ndarray:
+    "The length of every row's token-id list in `column`."
+    _check_dataset(dataset, column)
+    return np.concatenate([pc.list_value_length(t[column]).to_numpy()
+                           for t in dataset.select_columns([column]).with_format('arrow').iter(batch_size=100_000)])
+
 
 # %% ../nbs/04_data.ipynb #de8ad895
 def length_grouped_order(lengths, # the length of every sequence
@@ -62,12 +65,21 @@ def length_grouped_order(lengths, # the length of every sequence
     batches = [p[i:i+batch_size] for p in pools for i in range(0, len(p), batch_size)]
     return [int(i) for b in (batches[j] for j in rng.permutation(len(batches))) for i in b]
 
+# %% ../nbs/04_data.ipynb #e04a0003
+def selection_weights(vocab_size: int, # one weight per vocabulary id
+                      special_ids, # ids that are never selected: [CLS], [SEP], [PAD], [MASK], ...
+                      token_counts=None, # corpus count of every id; None: every token weighs 1
+                      smoothing: float = 0.7, # the exponent s
+                     ) -> torch.Tensor:
+    "The selection weight of every vocabulary id: max(count, 1)^-smoothing (1 without counts), 0 for special ids."
+    weights = torch.ones(vocab_size, dtype=torch.float64)
+    if token_counts is not None:
+        weights = torch.as_tensor(token_counts, dtype=torch.float64).clamp(min=1) ** -smoothing
+    weights[torch.as_tensor(special_ids, dtype=torch.long)] = 0.0
+    return weights
+
 # %% ../nbs/04_data.ipynb #68d83e27
 MASK_KINDS = ('unchanged', 'mask', 'random', 'kept')  # what a position of `kind` 0, 1, 2, 3 became
-
-def _check_probability(value, name: str) -> float:
-    "`value` as a float, or an error naming `name` when it is not a number in [0, 1]."
-    return float(check_number(value, name, 0, 1, what='a probability'))
 
 def _draw_positions(weights: torch.Tensor, probability: float, generator=None) -> torch.Tensor:
     """Indices into `weights.flatten()`: round(`probability` × #positive weights) of them, drawn without replacement ∝
@@ -98,6 +110,34 @@ def _check_token_counts(token_counts, vocab_size: int) -> torch.Tensor:
     if not torch.isfinite(counts).all() or (counts < 0).any(): raise ValueError("token_counts must be finite and >= 0")
     return counts
 
+def _check_probability(value, name: str) -> float:
+    "`value` as a float, or an error naming `name` when it is not a number in [0, 1]."
+    return float(check_number(value, name, 0, 1, what='a probability'))
+
+def _check_settings(tokenizer, mlm_probability, mask, random, keep, smoothing, pad_to_multiple_of):
+    "An error naming the first setting of `DynamicMaskingCollator` that cannot work."
+    _check_probability(mlm_probability, 'mlm_probability')
+    for value, name in ((mask, 'mask'), (random, 'random'), (keep, 'keep')): _check_probability(value, name)
+    if abs(float(mask) + float(random) + float(keep) - 1) > 1e-6:
+        raise ValueError(
+            f"mask + random + keep must sum to 1, got {mask} + {random} + {keep} = {mask + random + keep:g}"
+        )
+    if getattr(tokenizer, 'mask_token_id', None) is None:
+        raise ValueError("tokenizer has no mask token (tokenizer.mask_token is None)")
+    if getattr(tokenizer, 'pad_token_id', None) is None:
+        raise ValueError("tokenizer has no pad token (tokenizer.pad_token is None)")
+    check_number(smoothing, 'smoothing', 0, what='a finite number')
+    if pad_to_multiple_of is not None: check_number(pad_to_multiple_of, 'pad_to_multiple_of', 1, integer=True)
+
+def _check_ids(input_ids, vocab_size: int) -> torch.Tensor:
+    "`input_ids` as an int64 tensor, or an error when an id lies outside the vocabulary."
+    input_ids = torch.as_tensor(input_ids, dtype=torch.long)
+    if input_ids.numel() and int(input_ids.max()) >= vocab_size:
+        raise ValueError(
+            f"input_ids holds id {int(input_ids.max())}, outside the tokenizer's vocabulary of {vocab_size}"
+        )
+    return input_ids
+
 # %% ../nbs/04_data.ipynb #a338d9b1
 class DynamicMaskingCollator:
     """Pad packed sequences into a batch and draw fresh BERT-style masks at every call; optionally mask rare tokens
@@ -112,31 +152,15 @@ class DynamicMaskingCollator:
                  seed: int | None = None, # seed of the collator's own generator; None: PyTorch's global generator
                  pad_to_multiple_of: int | None = None, # round the padded length up to a multiple of this
                 ):
-        self.mlm_probability = _check_probability(mlm_probability, 'mlm_probability')
-        self.mask, self.random, self.keep = (
-            _check_probability(v, n) for v, n in ((mask, 'mask'), (random, 'random'), (keep, 'keep'))
-        )
-        if abs(self.mask + self.random + self.keep - 1) > 1e-6:
-            raise ValueError(
-                f"mask + random + keep must sum to 1, got {mask} + {random} + {keep} = {mask + random + keep:g}"
-            )
-        if getattr(tokenizer, 'mask_token_id', None) is None:
-            raise ValueError("tokenizer has no mask token (tokenizer.mask_token is None)")
-        if getattr(tokenizer, 'pad_token_id', None) is None:
-            raise ValueError("tokenizer has no pad token (tokenizer.pad_token is None)")
-        check_number(smoothing, 'smoothing', 0, what='a finite number')
-        if pad_to_multiple_of is not None: check_number(pad_to_multiple_of, 'pad_to_multiple_of', 1, integer=True)
+        _check_settings(tokenizer, mlm_probability, mask, random, keep, smoothing, pad_to_multiple_of)
+        self.mlm_probability, self.mask, self.random, self.keep = map(float, (mlm_probability, mask, random, keep))
         self.tokenizer, self.smoothing, self.pad_to_multiple_of = tokenizer, float(smoothing), pad_to_multiple_of
         self.mask_id, self.pad_id = tokenizer.mask_token_id, tokenizer.pad_token_id
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
-        self.replacement_ids = _replacement_ids(tokenizer)
-        vocab_size = len(tokenizer)
-        self.token_weights = torch.ones(vocab_size, dtype=torch.float64)
-        if token_counts is not None:
-            self.token_weights = _check_token_counts(token_counts, vocab_size).clamp(min=1) ** -self.smoothing
-        self.token_weights[self.special_ids] = 0.0
-        self.smoothed = token_counts is not None
-        self.seed = seed
+        self.replacement_ids = _replacement_ids(tokenizer)  # the vocabulary without special and unused ids
+        counts = None if token_counts is None else _check_token_counts(token_counts, len(tokenizer))
+        self.token_weights = selection_weights(len(tokenizer), self.special_ids, counts, self.smoothing)
+        self.smoothed, self.seed = token_counts is not None, seed
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
         self._worker_seed = None
 
@@ -185,22 +209,15 @@ def _mask_tokens(self, input_ids: torch.Tensor, # (batch, length) token ids, alr
                ) -> dict:
     "Draw masks for `input_ids`: a dict with the masked `input_ids`, the `labels` and the `kind` of every position."
     generator = self._generator()
-    input_ids = torch.as_tensor(input_ids, dtype=torch.long)
+    input_ids = _check_ids(input_ids, len(self.token_weights))
     if attention_mask is None: attention_mask = torch.ones_like(input_ids)
-    if input_ids.numel() and int(input_ids.max()) >= len(self.token_weights):
-        raise ValueError(
-            f"input_ids holds id {int(input_ids.max())}, outside the tokenizer's vocabulary of "
-            f"{len(self.token_weights)}"
-        )
-    weights = self.token_weights.index_select(0, input_ids.flatten()).view(
-        input_ids.shape
-    )  # (index_select: fast on CPU)
+    weights = self.token_weights.index_select(0, input_ids.flatten()).view(input_ids.shape)  # w of every position
     weights = weights * attention_mask.to(torch.float64)  # 0 on special tokens and padding
-    chosen = _draw_positions(weights, self.mlm_probability, generator)
-    u = torch.rand(len(chosen), generator=generator)
+    chosen = _draw_positions(weights, self.mlm_probability, generator)  # 15% of the eligible positions, ∝ w
+    u = torch.rand(len(chosen), generator=generator)  # 80/10/10: [MASK] / random / kept
     kinds = torch.where(u < self.mask, 1, torch.where(u < self.mask + self.random, 2, 3))
     flat_ids, kind = input_ids.flatten().clone(), torch.zeros(input_ids.numel(), dtype=torch.long)
-    labels = torch.full_like(flat_ids, -100)
+    labels = torch.full_like(flat_ids, -100)  # -100: ignored by the cross-entropy
     labels[chosen], kind[chosen] = flat_ids[chosen], kinds
     flat_ids[chosen[kinds == 1]] = self.mask_id
     randoms = chosen[kinds == 2]
