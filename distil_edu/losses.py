@@ -20,6 +20,8 @@ __all__ = ['SOFT_POSITIONS', 'soft_target_loss', 'soft_target_gradient_norm', 'm
            'term_gradient_norms', 'loss_terms_view']
 
 # %% ../nbs/02_losses.ipynb #0f6bd876
+# Input checks: errors that name the argument at fault (a wrong vocabulary or a NaN would otherwise give a number,
+# just a wrong one).
 def _as_float(tensor, name: str) -> torch.Tensor:
     "`tensor` as a floating-point tensor (half precision is computed in float32), or a `TypeError` naming `name`."
     if not torch.is_tensor(tensor): raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
@@ -147,6 +149,7 @@ def cosine_per_position(student_hidden: torch.Tensor, # (..., hidden)
     dot = (student_hidden * teacher_hidden).sum(-1)
     return dot / (student_hidden.norm(dim=-1) * teacher_hidden.norm(dim=-1)).clamp_min(eps)
 
+# %% ../nbs/02_losses.ipynb #b27cf8h1
 def _check_hidden(student_hidden, teacher_hidden) -> tuple:
     "Both hidden states as float tensors of one shape `(..., hidden)`; a size mismatch says a projection is needed."
     shapes = '(batch, seq, hidden) or (positions, hidden)'
@@ -244,6 +247,11 @@ def triple_loss(student_logits: torch.Tensor, # (batch, seq, vocab), or (positio
     return TripleLoss(total, ce, mlm, cos, weights, LossWeights(float(alpha_ce), float(alpha_mlm), float(alpha_cos)))
 
 # %% ../nbs/02_losses.ipynb #f2a10002
+# One pass over the logits instead of a dozen autograd passes: the gradient of w_ce·L_ce + w_mlm·L_mlm on the
+# (positions, vocab) logits has a closed form,
+#     w_ce · T/n · (s_T − t_T)  +  w_mlm/n_mlm · (s − onehot(y))      (T² · 1/T = T)
+# for n rows, n_mlm of them with a label. Going `rows` rows at a time keeps each piece in the processor's cache; the
+# backward pass only scales the stored gradient and, when the output is the loss itself on a CPU, hands it on as is.
 class _LogitLosses(torch.autograd.Function):
     "L_ce and L_mlm from the logits, with their weighted gradient worked out in the forward pass, `rows` at a time."
     @staticmethod
