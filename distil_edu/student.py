@@ -21,9 +21,9 @@ from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts
 
 # %% auto #0
 __all__ = ['HF_LAYERS', 'EMBEDDING_NAMES', 'LAYER_NAMES', 'HEAD_NAMES', 'every_other_layer', 'student_layers', 'student_config',
-           'weight_map', 'student_state_dict', 'make_student', 'random_student', 'narrow_student', 'count_parameters',
-           'size_breakdown', 'evaluating', 'median_seconds', 'median_latency', 'forward_macs', 'counted_macs',
-           'speed_table', 'layer_cosines', 'layer_presets', 'layer_choice_view']
+           'weight_map', 'student_state_dict', 'make_student', 'random_student', 'count_parameters', 'size_breakdown',
+           'forward_macs', 'counted_macs', 'evaluating', 'median_seconds', 'median_latency', 'speed_table',
+           'narrow_student', 'layer_cosines', 'layer_presets', 'layer_choice_view']
 
 # %% ../nbs/03_student.ipynb #fac839c9
 HF_LAYERS = (0, 2, 4, 7, 9, 11)  # the teacher layers of Hugging Face's released DistilBERT (for a 12-layer teacher)
@@ -194,34 +194,6 @@ def random_student(teacher, # a BERT masked-LM: only its shape is used
     parameter = next(teacher.parameters())
     return student.to(device=parameter.device, dtype=parameter.dtype).eval()
 
-# %% ../nbs/03_student.ipynb #3a770001
-def narrow_student(teacher, # a BERT masked-LM
-                   neurons: int | None = None, # feed-forward neurons kept per layer; None: the parameter count of the
-                                               # one-layer-in-two student
-                  ) -> DistilBertForMaskedLM:
-    """A student as deep as `teacher` whose every layer keeps only `neurons` of the teacher's feed-forward neurons:
-    those with the largest weights in and out (`|w_in| · |w_out|`). Attention, embeddings and head are copied whole."""
-    config = _check_teacher(teacher)
-    width, ffn = config.hidden_size, config.intermediate_size
-    if neurons is None:
-        neurons = ffn // 2 - width  # a layer's 4d² + 2d·n matrix weights are then half of the teacher's 4d² + 2d·ffn
-        if neurons < 1:
-            raise ValueError(f"the default needs a feed-forward layer over twice as wide as the hidden size ({ffn} vs "
-                             f"{width}): pass neurons")
-    check_number(neurons, 'neurons', 1, ffn, integer=True)
-    full = make_student(teacher, 'all')
-    config = deepcopy(full.config); config.hidden_dim = neurons
-    state = full.state_dict()
-    for i, layer in enumerate(full.distilbert.transformer.layer):
-        w_in, w_out = layer.ffn.lin1.weight.detach(), layer.ffn.lin2.weight.detach()
-        kept = (w_in.norm(dim=1) * w_out.norm(dim=0)).topk(neurons).indices.sort().values
-        name = f'distilbert.transformer.layer.{i}.ffn.'
-        for part in ('lin1.weight', 'lin1.bias'): state[name + part] = state[name + part][kept]
-        state[name + 'lin2.weight'] = state[name + 'lin2.weight'][:, kept]
-    student = DistilBertForMaskedLM(config)
-    student.load_state_dict(state, strict=True)
-    return student.to(device=full.device, dtype=full.dtype).eval()
-
 # %% ../nbs/03_student.ipynb #701fbd3c
 def count_parameters(model, # a PyTorch module
                     ) -> int:
@@ -236,6 +208,32 @@ def size_breakdown(model, # a BERT or DistilBERT masked-LM
     layers = count_parameters(base.encoder if hasattr(base, 'encoder') else base.transformer)
     total = count_parameters(model)
     return {'embeddings': embeddings, 'layers': layers, 'mlm_head': total - count_parameters(base), 'total': total}
+
+# %% ../nbs/03_student.ipynb #b344b0b1
+def _shape(config) -> tuple:
+    "(layers, hidden, feed-forward, vocabulary) of a BERT or DistilBERT config."
+    if isinstance(config, DistilBertConfig): return config.n_layers, config.dim, config.hidden_dim, config.vocab_size
+    return config.num_hidden_layers, config.hidden_size, config.intermediate_size, config.vocab_size
+
+def forward_macs(config, # a BertConfig or DistilBertConfig
+                 sequence_length: int = 128, # tokens per sequence
+                 head: bool = True, # include the masked-LM head (on every token)
+                ) -> int:
+    "Multiply-accumulates of the matrix products in one forward pass over one sequence."
+    n_layers, hidden, ffn, vocab = _shape(config)
+    per_token_layer = 4 * hidden**2 + 2 * hidden * ffn + 2 * sequence_length * hidden
+    per_token_head = hidden**2 + hidden * vocab if head else 0
+    return sequence_length * (n_layers * per_token_layer + per_token_head)
+
+# %% ../nbs/03_student.ipynb #3ddc9127
+def counted_macs(function, # a model, or any function of tensors
+                 *args, # its positional arguments
+                 **kwargs, # its keyword arguments, e.g. `input_ids=...`
+                ) -> int:
+    """Multiply-accumulates of the matrix products PyTorch runs in `function(*args, **kwargs)` (its FLOP count / 2): a
+    count, not a timing."""
+    with FlopCounterMode(display=False) as counter, torch.inference_mode(): function(*args, **kwargs)
+    return counter.get_total_flops() // 2
 
 # %% ../nbs/03_student.ipynb #a60b4f6e
 @contextmanager
@@ -282,32 +280,6 @@ def median_latency(models: dict, # name -> model; each is called as `model(input
         return median_seconds(calls, repeats, warmup, device=input_ids.device)
 
 
-# %% ../nbs/03_student.ipynb #b344b0b1
-def _shape(config) -> tuple:
-    "(layers, hidden, feed-forward, vocabulary) of a BERT or DistilBERT config."
-    if isinstance(config, DistilBertConfig): return config.n_layers, config.dim, config.hidden_dim, config.vocab_size
-    return config.num_hidden_layers, config.hidden_size, config.intermediate_size, config.vocab_size
-
-def forward_macs(config, # a BertConfig or DistilBertConfig
-                 sequence_length: int = 128, # tokens per sequence
-                 head: bool = True, # include the masked-LM head (on every token)
-                ) -> int:
-    "Multiply-accumulates of the matrix products in one forward pass over one sequence."
-    n_layers, hidden, ffn, vocab = _shape(config)
-    per_token_layer = 4 * hidden**2 + 2 * hidden * ffn + 2 * sequence_length * hidden
-    per_token_head = hidden**2 + hidden * vocab if head else 0
-    return sequence_length * (n_layers * per_token_layer + per_token_head)
-
-# %% ../nbs/03_student.ipynb #3ddc9127
-def counted_macs(function, # a model, or any function of tensors
-                 *args, # its positional arguments
-                 **kwargs, # its keyword arguments, e.g. `input_ids=...`
-                ) -> int:
-    """Multiply-accumulates of the matrix products PyTorch runs in `function(*args, **kwargs)` (its FLOP count / 2): a
-    count, not a timing."""
-    with FlopCounterMode(display=False) as counter, torch.inference_mode(): function(*args, **kwargs)
-    return counter.get_total_flops() // 2
-
 # %% ../nbs/03_student.ipynb #3928ea9a
 def speed_table(teacher, # the BERT masked-LM to time
                 student, # its DistilBERT student
@@ -325,6 +297,34 @@ def speed_table(teacher, # the BERT masked-LM to time
         seconds = median_latency({'teacher': pick(teacher), 'student': pick(student)}, input_ids, repeats, warmup)
         rows[part] = {**seconds, 'speedup': seconds['teacher'] / seconds['student']}
     return rows
+
+# %% ../nbs/03_student.ipynb #3a770001
+def narrow_student(teacher, # a BERT masked-LM
+                   neurons: int | None = None, # feed-forward neurons kept per layer; None: the parameter count of the
+                                               # one-layer-in-two student
+                  ) -> DistilBertForMaskedLM:
+    """A student as deep as `teacher` whose every layer keeps only `neurons` of the teacher's feed-forward neurons:
+    those with the largest weights in and out (`|w_in| · |w_out|`). Attention, embeddings and head are copied whole."""
+    config = _check_teacher(teacher)
+    width, ffn = config.hidden_size, config.intermediate_size
+    if neurons is None:
+        neurons = ffn // 2 - width  # a layer's 4d² + 2d·n matrix weights are then half of the teacher's 4d² + 2d·ffn
+        if neurons < 1:
+            raise ValueError(f"the default needs a feed-forward layer over twice as wide as the hidden size ({ffn} vs "
+                             f"{width}): pass neurons")
+    check_number(neurons, 'neurons', 1, ffn, integer=True)
+    full = make_student(teacher, 'all')
+    config = deepcopy(full.config); config.hidden_dim = neurons
+    state = full.state_dict()
+    for i, layer in enumerate(full.distilbert.transformer.layer):
+        w_in, w_out = layer.ffn.lin1.weight.detach(), layer.ffn.lin2.weight.detach()
+        kept = (w_in.norm(dim=1) * w_out.norm(dim=0)).topk(neurons).indices.sort().values
+        name = f'distilbert.transformer.layer.{i}.ffn.'
+        for part in ('lin1.weight', 'lin1.bias'): state[name + part] = state[name + part][kept]
+        state[name + 'lin2.weight'] = state[name + 'lin2.weight'][:, kept]
+    student = DistilBertForMaskedLM(config)
+    student.load_state_dict(state, strict=True)
+    return student.to(device=full.device, dtype=full.dtype).eval()
 
 # %% ../nbs/03_student.ipynb #22d31242
 @torch.inference_mode()
