@@ -25,8 +25,8 @@ from .corpus import progress, quiet_loading
 from .data import DynamicMaskingCollator
 
 # %% auto #0
-__all__ = ['LIMITS', 'RESUMABLE', 'DistilConfig', 'warmup_then_decay', 'parameter_groups', 'make_optimizer', 'derived_seed',
-           'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'StudentStep', 'teacher_targets',
+__all__ = ['LIMITS', 'RESUMABLE', 'DistilConfig', 'teacher_targets', 'warmup_then_decay', 'parameter_groups', 'make_optimizer',
+           'derived_seed', 'step_indices', 'mask_sequences', 'rank_micro_batches', 'selection_counts', 'StudentStep',
            'micro_batch_loss', 'weights_digest', 'TeacherCache', 'prepare_output_dir', 'Distiller', 'steps_in_budget']
 
 # %% ../nbs/05_distill.ipynb #4ef0ed66
@@ -150,6 +150,22 @@ def _check_config(config: DistilConfig):
         raise ValueError(f"resume must be true, false or 'auto', got {config.resume!r}")
     if config.resume and config.overwrite: raise ValueError("resume and overwrite are both set: choose one")
 
+# %% ../nbs/05_distill.ipynb #9d501656
+def teacher_targets(teacher, # BERT masked LM, eval mode
+                    input_ids: torch.Tensor, # (batch, length) token ids
+                    attention_mask: torch.Tensor, # (batch, length): 1 on tokens, 0 on padding
+                    positions: torch.Tensor, # boolean (batch, length): where to apply the LM head
+                    cache=None, # a `TeacherCache` (below): hidden states read from disk when it has them
+                   ) -> tuple:
+    """The teacher's last hidden states (batch, length, hidden) and logits at `positions` (n, vocab), float32, without
+    gradient."""
+    with torch.no_grad():
+        encoder, head = mlm_parts(teacher)
+        if cache is not None: hidden = cache.hidden_states(encoder, input_ids, attention_mask)
+        else: hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        logits = head(hidden[positions])
+    return hidden.float(), logits.float()  # no copy in float32: both are new tensors
+
 # %% ../nbs/05_distill.ipynb #104f5e93
 def warmup_then_decay(step: int, # optimizer steps taken so far
                       warmup_steps: int, # length of the linear warm-up
@@ -206,6 +222,8 @@ def step_indices(step: int, # optimizer step, from 0
     )
 
 # %% ../nbs/05_distill.ipynb #97fd2abc
+# A fresh seed per step gives fresh masks each time a sequence comes back (dynamic masking), yet the same masks when a
+# step is replayed after a resume, or split differently.
 def mask_sequences(collator, # a `DynamicMaskingCollator`
                    sequences: list, # token-id lists
                    seed: int, # seed of these masks
@@ -216,6 +234,8 @@ def mask_sequences(collator, # a `DynamicMaskingCollator`
         return collator([{'input_ids': list(s)} for s in sequences])
 
 # %% ../nbs/05_distill.ipynb #37293b56
+# Process r of W takes rows r·m to (r+1)·m - 1 of each slice of m·W rows; each micro-batch is trimmed to its longest
+# sequence, so it carries no padding column it does not need.
 def rank_micro_batches(batch: dict, # the step's whole batch, (batch_size, length) tensors
                        micro_batch_size: int, # rows per micro-batch
                        rank: int = 0, # this process
@@ -252,22 +272,6 @@ class StudentStep(torch.nn.Module):
         hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return hidden, head(hidden[positions])
 
-# %% ../nbs/05_distill.ipynb #9d501656
-def teacher_targets(teacher, # BERT masked LM, eval mode
-                    input_ids: torch.Tensor, # (batch, length) token ids
-                    attention_mask: torch.Tensor, # (batch, length): 1 on tokens, 0 on padding
-                    positions: torch.Tensor, # boolean (batch, length): where to apply the LM head
-                    cache=None, # a `TeacherCache` (below): hidden states read from disk when it has them
-                   ) -> tuple:
-    """The teacher's last hidden states (batch, length, hidden) and logits at `positions` (n, vocab), float32, without
-    gradient."""
-    with torch.no_grad():
-        encoder, head = mlm_parts(teacher)
-        if cache is not None: hidden = cache.hidden_states(encoder, input_ids, attention_mask)
-        else: hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        logits = head(hidden[positions])
-    return hidden.float(), logits.float()  # no copy in float32: both are new tensors
-
 # %% ../nbs/05_distill.ipynb #fe2494d8
 def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.compile)
                      teacher, # BERT masked LM, eval mode
@@ -303,6 +307,13 @@ def micro_batch_loss(model, # `StudentStep` (possibly wrapped by DDP or torch.co
     return shares
 
 # %% ../nbs/05_distill.ipynb #c18a0002
+# What to keep: the logits are the bulk (about 600 × 30,522 floats at the masked positions of a step of 32 × 128
+# tokens, 73 MB; 500 MB at every token) while the hidden states are 32 × 128 × 384 floats (6.3 MB), and the head at
+# the masked positions is a small part of the teacher's work. So the cache keeps the hidden states only: one entry
+# serves the masked-only and the every-token run, and the logits come out the same, bit for bit. An entry's key is a
+# hash of the teacher's weights (with their dtype, the device type and the torch version, which can change the
+# rounding) and of the micro-batch's token ids and attention mask; masking seed, step and data order enter through the
+# ids they produce.
 def weights_digest(model: torch.nn.Module, # e.g. the teacher
                   ) -> str:
     "A hash of every parameter and buffer of `model`, with its name, dtype and shape: any changed weight changes it."
@@ -314,6 +325,8 @@ def weights_digest(model: torch.nn.Module, # e.g. the teacher
     return h.hexdigest()
 
 # %% ../nbs/05_distill.ipynb #c18a0003
+# Each entry is a safetensors file, written under a temporary name and then renamed, so an interrupted write leaves no
+# half-written entry. Past its size limit the cache stops storing, says so once, and the teacher computes the rest.
 class TeacherCache:
     "The teacher's last hidden states, one safetensors file per micro-batch, computed once for the runs sharing them."
     def __init__(self, folder: str | Path, # where the entries go, one subfolder per teacher
@@ -605,6 +618,9 @@ def _check_finite(self: Distiller, terms: dict):
     )
 
 # %% ../nbs/05_distill.ipynb #6bc0dd4e
+# Resuming is the first thing a `Distiller` does: with `resume`, it loads the newest valid checkpoint (chapter 04b)
+# into the student, the optimizer and the scheduler, refuses settings that would change the run (all but `RESUMABLE`),
+# and restores the random streams; a fresh start clears the output folder, but only once `fit` begins.
 @patch
 def _start_or_resume(self: Distiller) -> bool:
     """Resume from `output_dir/checkpoint` when `resume` says so; whether it did (a fresh start clears the folder in
@@ -671,6 +687,10 @@ def train_step(self: Distiller) -> dict:
     return {'kind': 'train', 'step': self.step, **terms, 'lr': lr, 'grad_norm': grad_norm, 'tokens': counts['cos']}
 
 # %% ../nbs/05_distill.ipynb #e5b00002
+# A time budget must not cut the learning-rate schedule short: a run stopped halfway by the clock would end at its
+# peak rate, never decayed. So after three steps `fit` measures what a step and a validation cost and asks how many
+# steps the budget holds; if fewer than `max_steps`, the schedule is fitted to them (`planned_steps`). The clock stays
+# a safety net.
 def steps_in_budget(steps_done: int, # optimizer steps taken so far
                     seconds_used: float, # time the run has used so far
                     budget_seconds: float, # the whole time budget
@@ -685,6 +705,8 @@ def steps_in_budget(steps_done: int, # optimizer steps taken so far
     return steps_done + max(1, more)
 
 # %% ../nbs/05_distill.ipynb #87ea8411
+# Before the first step `fit` calls chapter 01's `reuse_freed_memory`: a step's largest tensors then reuse the memory
+# of the step before instead of page-faulting it in anew, which on a CPU changes the speed, not a number.
 @patch
 def fit(self: Distiller,
         on_log=None, # called as `on_log(history, config)` at each log line and at the end, e.g. `LiveLossPlot()`
@@ -738,6 +760,7 @@ def fit(self: Distiller,
     return self.history
 
 # %% ../nbs/05_distill.ipynb #df6b75d9
+# Validation compares the student with the teacher on the held-out batches, masked once with a fixed seed.
 @patch
 def validate(self: Distiller, bar=None, # a tqdm bar to write a summary line to; None: no line
             ) -> dict | None:

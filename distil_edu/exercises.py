@@ -50,7 +50,8 @@ class Exercise:
 # %% ../nbs/00_exercises.ipynb #aad49499
 EXERCISES: dict[str, Exercise] = {}
 
-def register(exercise: Exercise) -> Exercise:
+def register(exercise: Exercise, # the exercise to add
+            ) -> Exercise:
     "Add `exercise` to the course's exercises (a newer one with the same id replaces the older)."
     EXERCISES[exercise.id] = exercise
     return exercise
@@ -98,7 +99,8 @@ def first_difference(answer, # the learner's function
             return f"for {where} your values differ from the expected ones by up to {gap:.3g}."
     return None
 
-def brief(tensor) -> str:
+def brief(tensor, # a tensor, or anything `torch.as_tensor` takes
+         ) -> str:
     "A tensor in a few words: its values, rounded, when it has at most 6; else 'of shape (...)'."
     tensor = torch.as_tensor(tensor)
     if tensor.numel() <= 6: return str([round(v, 4) for v in tensor.double().flatten().tolist()])
@@ -136,3 +138,478 @@ register(Exercise('00.4', 'entropy, 0 log 0 = 0', solution=_entropy,
     hint="-(p * log p).sum(-1) is NaN where p = 0; torch.xlogy(p, p) is p log p with 0 where p = 0. Natural log: nats.",
     wrong=[lambda p: -(p * p.log()).sum(-1),                         # NaN at p = 0
            lambda p: -torch.xlogy(p, p).sum(-1) / math.log(2)]))    # bits, not nats
+
+# %% ../nbs/01_teacher.ipynb #c01e0010
+# softmax_with_temperature: imported above, by chapter 00's exercises (and in this notebook by its first cells)
+
+def _ex01_masked_accuracy(logits, labels):  # as `masked_lm_report`: the argmax at the masked positions only
+    selected = labels != -100
+    return (logits[selected].argmax(-1) == labels[selected]).float().mean()
+
+def _ex01_accuracy_cases():
+    "Logits and labels with a different number of masked positions in each row, some of them guessed right."
+    generator, cases = torch.Generator().manual_seed(101), []
+    for batch, length, vocab, share in ((2, 9, 13, 0.3), (3, 16, 40, 0.15), (4, 7, 11, 0.6)):
+        logits = torch.randn(batch, length, vocab, generator=generator)
+        masked = torch.rand(batch, length, generator=generator) < share
+        masked[:, 0] = True; masked[0, 1:4] = True  # every row has a masked position, and the rows differ
+        random_words = torch.randint(0, vocab, (batch, length), generator=generator)
+        guessed = torch.rand(batch, length, generator=generator) < 0.5
+        labels = torch.where(guessed, logits.argmax(-1), random_words)
+        cases.append((logits, torch.where(masked, labels, torch.full_like(labels, -100))))
+    return cases
+
+register(Exercise('01.2', 'masked-LM accuracy by hand', solution=_ex01_masked_accuracy,
+    check=lambda answer: first_difference(answer, _ex01_masked_accuracy, _ex01_accuracy_cases(),
+        lambda case: f"logits of shape {tuple(case[0].shape)} with {int((case[1] != -100).sum())} masked positions"),
+    hint="Select the masked positions first (labels != -100), then compare logits.argmax(-1) with the labels there "
+         "and take the share that match.",
+    wrong=[lambda z, y: (z.argmax(-1) == y).float().mean(),                             # divides by all positions
+           lambda z, y: ((z.argmax(-1) == y) | (y == -100)).float().mean(),             # counts -100 positions as right
+           lambda z, y: torch.stack([(z[i][y[i] != -100].argmax(-1) == y[i][y[i] != -100]).float().mean()
+                                     for i in range(len(y))]).mean()]))                 # averages the rows' shares
+
+def _ex01_tail_beyond(logits, k, temperature):  # as `tail_mass(softmax_with_temperature(logits, temperature), k)`
+    return 1.0 - softmax_with_temperature(logits, temperature).topk(k).values.sum().item()
+
+def _ex01_tail_cases():
+    generator = torch.Generator().manual_seed(102)
+    return [(torch.randn(40, generator=generator) * 3, k, t) for k, t in ((1, 0.5), (3, 2.0), (10, 4.0), (5, 1.0))]
+
+register(Exercise('01.4', 'probability outside the top k at T', solution=_ex01_tail_beyond,
+    check=lambda answer: first_difference(answer, _ex01_tail_beyond, _ex01_tail_cases(),
+        lambda case: f"logits {brief(case[0])}, k = {case[1]}, T = {case[2]:g}"),
+    hint="Soften first: softmax(logits / T); then 1 minus the sum of the k largest probabilities (topk(k)).",
+    wrong=[lambda z, k, t: 1.0 - torch.softmax(z, -1).topk(k).values.sum(),             # without the temperature
+           lambda z, k, t: 1.0 - torch.softmax(z / t, -1).topk(k + 1).values.sum(),     # k off by one: k + 1 kept
+           lambda z, k, t: 1.0 - torch.softmax(z / t, -1).topk(k - 1).values.sum(),     # k off by one: k - 1 kept
+           lambda z, k, t: 1.0 - torch.softmax(z * t, -1).topk(k).values.sum()]))       # multiplies by T
+
+# %% ../nbs/02_losses.ipynb #a02ex061
+from .losses import cosine_loss, mlm_loss
+
+def _ex02_soft_target_loss(student_logits, teacher_logits, temperature):
+    log_student = torch.log_softmax(student_logits / temperature, dim=-1)
+    log_teacher = torch.log_softmax(teacher_logits / temperature, dim=-1)
+    return (log_teacher.exp() * (log_teacher - log_student)).sum(-1).mean() * temperature**2
+
+def _ex02_soft_cases():
+    generator = torch.Generator().manual_seed(2)
+    return [(torch.randn(n, 30, generator=generator) * 3, torch.randn(n, 30, generator=generator) * 3, t)
+            for n, t in ((6, 1.0), (5, 2.0), (7, 4.0))]
+
+def _ex02_teacher_only(s, t, T):   # the teacher softened, the student at T = 1
+    log_teacher = torch.log_softmax(t / T, -1)
+    return (log_teacher.exp() * (log_teacher - torch.log_softmax(s, -1))).sum(-1).mean() * T**2
+
+register(Exercise('02.1', 'L_ce with T² by hand', solution=_ex02_soft_target_loss,
+    check=lambda answer: first_difference(answer, _ex02_soft_target_loss, _ex02_soft_cases(),
+        lambda case: f'{len(case[0])} positions at T = {case[2]:g}'),
+    hint="Divide both logits by T, take log_softmax of each, sum t·(log t − log s) over the vocabulary, average over "
+         "positions, multiply by T².",
+    wrong=[lambda s, t, T: _ex02_soft_target_loss(s, t, T) / T**2,                  # no T²
+           _ex02_teacher_only,                                                      # T on the teacher only
+           # the cross-entropy, not the KL: off by the teacher's entropy
+           lambda s, t, T: -(torch.softmax(t / T, -1) * torch.log_softmax(s / T, -1)).sum(-1).mean() * T**2,
+           lambda s, t, T: _ex02_soft_target_loss(s, t, T) * len(s),                # summed over positions
+           lambda s, t, T: _ex02_soft_target_loss(t, s, T)]))                       # KL(student ‖ teacher)
+
+def _ex02_mlm_cases():
+    generator = torch.Generator().manual_seed(3)
+    cases = []
+    for batch, seq, vocab in ((2, 8, 20), (3, 10, 50)):
+        logits = torch.randn(batch, seq, vocab, generator=generator) * 2
+        labels = torch.randint(0, vocab, (batch, seq), generator=generator)
+        labels[torch.rand(batch, seq, generator=generator) > 0.3] = -100
+        labels[0, 0], labels[-1, -1] = 1, -100
+        cases.append((logits, labels))
+    return cases
+
+def _ex02_mlm_every_position(logits, labels):   # -100 turned into word 0: every position counts
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.clamp_min(0).reshape(-1))
+
+def _ex02_mlm_zeros_counted(logits, labels):    # zero loss at -100, but divided by every position
+    picked = torch.log_softmax(logits, -1).gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+    return -(picked * (labels != -100)).mean()
+
+register(Exercise('02.3', 'masked-LM loss on masked positions', solution=mlm_loss,
+    check=lambda answer: first_difference(answer, lambda z, y: mlm_loss(z, y), _ex02_mlm_cases(),
+        lambda case: f'logits of shape {tuple(case[0].shape)} with {int((case[1] != -100).sum())} labels'),
+    hint="Select the positions with labels != -100 first (logits[selected], labels[selected]), then take the mean of "
+         "-log_softmax(logits)[label] over those positions only.",
+    wrong=[_ex02_mlm_every_position, _ex02_mlm_zeros_counted,
+           # the probability of the word, not its log
+           lambda z, y: -torch.softmax(z[y != -100], -1).gather(-1, y[y != -100].unsqueeze(-1)).mean()]))
+
+def _ex02_cosine_cases():
+    generator = torch.Generator().manual_seed(4)
+    cases = []
+    for batch, seq, hidden in ((2, 6, 8), (3, 9, 16)):
+        teacher = torch.randn(batch, seq, hidden, generator=generator)
+        student = teacher + torch.randn(batch, seq, hidden, generator=generator)   # roughly aligned
+        attention_mask = torch.ones(batch, seq, dtype=torch.long)
+        attention_mask[0, seq // 2:] = 0; attention_mask[-1, seq - 2:] = 0
+        student[attention_mask == 0] = torch.randn(int((attention_mask == 0).sum()), hidden, generator=generator) * 100
+        cases.append((student, teacher, attention_mask))
+    return cases
+
+register(Exercise('02.4', 'cosine loss without padding', solution=cosine_loss,
+    check=lambda answer: first_difference(answer, lambda s, t, m: cosine_loss(s, t, m), _ex02_cosine_cases(),
+        lambda case: f'hidden states of shape {tuple(case[0].shape)}, {int((case[2] == 0).sum())} padding positions'),
+    hint="F.cosine_similarity(student, teacher, dim=-1) gives one value per position; keep those where "
+         "attention_mask == 1 and average 1 − cos over them.",
+    wrong=[lambda s, t, m: (1 - torch.cosine_similarity(s, t, dim=-1)).mean(),              # padding included
+           lambda s, t, m: (1 + torch.cosine_similarity(s, t, dim=-1))[m.bool()].mean(),   # 1 + cos
+           lambda s, t, m: ((1 - torch.cosine_similarity(s, t, dim=-1)) * m).mean()]))     # padding counted as 0
+
+# %% ../nbs/03_student.ipynb #e03n0027
+from transformers import BertConfig, BertForMaskedLM
+from .student import LAYER_NAMES, every_other_layer, random_student
+
+def _ex03_as_list(layers): return layers.tolist() if hasattr(layers, 'tolist') else list(layers)
+
+def _ex03_check_layers(answer):
+    for n in (12, 6, 24, 5, 7, 2, 1):
+        got, wanted = _ex03_as_list(answer(n)), every_other_layer(n)
+        if got == wanted: continue
+        if len(got) != len(wanted):
+            return (f"for a {n}-layer teacher you returned {got}: {len(got)} layers, but half of {n}, rounded up, "
+                    f"is {len(wanted)}.")
+        return f"for a {n}-layer teacher you returned {got}: not one layer out of two, starting with the first."
+    return None
+
+register(Exercise('03.1', 'one layer out of two', solution=every_other_layer, check=_ex03_check_layers,
+    hint="Take the teacher's first layer (layer 0), skip one, take the next, and so on: range has a step. An odd "
+         "teacher keeps its last layer too.",
+    wrong=[lambda n: list(range(1, n, 2)),                                          # the odd layers
+           lambda n: list(range(n // 2)),                                           # the first half
+           lambda n: list(range(n - n // 2, n)),                                    # the last half
+           lambda n: list(range(0, n, 2))[:n // 2],                                 # half rounded down
+           lambda n: [round(i * (n - 1) / (n // 2 - 1)) for i in range(n // 2)]]))  # evenly spaced, like HF_LAYERS
+
+def _ex03_copy_layer(student_layer, teacher_layer):
+    source = teacher_layer.state_dict()
+    student_layer.load_state_dict({f'{s}.{p}': source[f'{t}.{p}'] for s, t in LAYER_NAMES.items()
+                                   for p in ('weight', 'bias')})
+
+def _ex03_layer_pair(seed: int):
+    "A DistilBERT layer at its random initialization, and a BERT layer of its shape with random weights everywhere."
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                        vocab_size=100, max_position_embeddings=16)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        teacher = BertForMaskedLM(config).eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in teacher.parameters(): parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    return random_student(teacher, seed=seed + 1).distilbert.transformer.layer[0], teacher.bert.encoder.layer[1]
+
+def _ex03_check_copy(answer):
+    for seed in (0, 1):
+        student_layer, teacher_layer = _ex03_layer_pair(seed)
+        before = {k: v.clone() for k, v in teacher_layer.state_dict().items()}
+        answer(student_layer, teacher_layer)
+        source, copied = teacher_layer.state_dict(), student_layer.state_dict()
+        if any(not torch.equal(source[k], v) for k, v in before.items()):
+            return "your function changed the teacher's layer: copy from the teacher into the student."
+        for s, t in LAYER_NAMES.items():
+            for p in ('weight', 'bias'):
+                if not torch.equal(copied[f'{s}.{p}'], source[f'{t}.{p}']):
+                    return f"the student's `{s}.{p}` is not the teacher's `{t}.{p}`."
+    return None
+
+def _ex03_copy_without_biases(student_layer, teacher_layer):
+    source = teacher_layer.state_dict()
+    student_layer.load_state_dict({f'{s}.weight': source[f'{t}.weight'] for s, t in LAYER_NAMES.items()}, strict=False)
+
+def _ex03_copy_layer_norms_swapped(student_layer, teacher_layer):
+    swap = {'sa_layer_norm': 'output_layer_norm', 'output_layer_norm': 'sa_layer_norm'}
+    source = teacher_layer.state_dict()
+    student_layer.load_state_dict({f'{swap.get(s, s)}.{p}': source[f'{t}.{p}'] for s, t in LAYER_NAMES.items()
+                                   for p in ('weight', 'bias')})
+
+def _ex03_copy_backwards(student_layer, teacher_layer):
+    source = student_layer.state_dict()
+    teacher_layer.load_state_dict({f'{t}.{p}': source[f'{s}.{p}'] for s, t in LAYER_NAMES.items()
+                                   for p in ('weight', 'bias')})
+
+register(Exercise('03.2', 'a student layer from its teacher layer', solution=_ex03_copy_layer, check=_ex03_check_copy,
+    hint="LAYER_NAMES maps each student module to its teacher module; copy both `weight` and `bias` of each, e.g. with "
+         "student_layer.load_state_dict({...}) built from teacher_layer.state_dict(), or param.copy_ under "
+         "torch.no_grad().",
+    wrong=[_ex03_copy_without_biases, _ex03_copy_layer_norms_swapped, _ex03_copy_backwards]))
+
+def _ex03_parameters(config, layers=None, token_types=False, pooler=False, untied=False) -> int:
+    "The one-in-two student's parameters; the flags add what it does not have (for the wrong answers)."
+    h, f, vocab = config.hidden_size, config.intermediate_size, config.vocab_size
+    positions = config.max_position_embeddings
+    n = layers if layers is not None else (config.num_hidden_layers + 1) // 2
+    embeddings = vocab * h + positions * h + 2 * h  # words, positions, LayerNorm
+    layer = 4 * (h * h + h) + 2 * h + (h * f + f) + (f * h + h) + 2 * h  # attention, LayerNorm, feed-forward, LayerNorm
+    head = (h * h + h) + 2 * h + vocab  # transform, LayerNorm, decoder bias (its weight is the word embeddings)
+    extra = token_types * config.type_vocab_size * h + pooler * (h * h + h) + untied * vocab * h
+    return embeddings + n * layer + head + extra
+
+def _ex03_configs():
+    small = dict(num_attention_heads=4, vocab_size=1000, max_position_embeddings=64)
+    return [BertConfig(),
+            BertConfig(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536),
+            BertConfig(hidden_size=64, num_hidden_layers=5, intermediate_size=128, **small),
+            BertConfig(hidden_size=32, num_hidden_layers=1, intermediate_size=96, **small)]
+
+def _ex03_check_parameters(answer):
+    for config in _ex03_configs():
+        got, wanted = answer(config), _ex03_parameters(config)
+        if got != wanted:
+            return (f"for a teacher of {config.num_hidden_layers} layers, hidden size {config.hidden_size}, "
+                    f"feed-forward {config.intermediate_size}, {config.vocab_size} words: you counted {got:,}, "
+                    f"expected {wanted:,} ({got - wanted:+,}).")
+    return None
+
+register(Exercise('03.3', "the student's parameters", solution=_ex03_parameters, check=_ex03_check_parameters,
+    hint="Embeddings (words, positions, LayerNorm: no token types), half the layers rounded up (4 attention "
+         "matrices, 2 feed-forward ones, 2 LayerNorms, with their biases), the head (dense, LayerNorm, the decoder's "
+         "bias only: its weight is the word embeddings).",
+    wrong=[lambda config: _ex03_parameters(config, token_types=True),                 # keeps the token-type embeddings
+           lambda config: _ex03_parameters(config, pooler=True),                      # keeps the pooler
+           lambda config: _ex03_parameters(config, untied=True),                      # counts the tied decoder twice
+           lambda config: _ex03_parameters(config, layers=config.num_hidden_layers),  # the teacher's depth
+           lambda config: _ex03_parameters(config, layers=config.num_hidden_layers // 2)]))  # half rounded down
+
+# %% ../nbs/04_data.ipynb #e04b000a
+from .data import _draw_positions, selection_weights
+
+_EX04_SPECIAL = [0, 100, 101, 102, 103]  # [PAD], [UNK], [CLS], [SEP], [MASK], as in BERT's vocabulary
+_EX04_MASK_ID = 103
+_EX04_REPLACEMENT = torch.arange(999, 30522)  # BERT's vocabulary without special and unused ids
+
+def _ex04_mask_batch(input_ids, attention_mask, special_ids, mask_id, replacement_ids, generator,
+                     mlm_probability=0.15, mask=0.8, random=0.1):
+    "The chapter's `mask_tokens` with uniform weights: 15% of the eligible positions, then 80/10/10."
+    weights = (~torch.isin(input_ids, torch.as_tensor(special_ids))).double() * attention_mask.double()
+    chosen = _draw_positions(weights, mlm_probability, generator)
+    u = torch.rand(len(chosen), generator=generator)
+    kinds = torch.where(u < mask, 1, torch.where(u < mask + random, 2, 3))
+    flat_ids = input_ids.flatten().clone()
+    labels = torch.full_like(flat_ids, -100)
+    labels[chosen] = flat_ids[chosen]
+    flat_ids[chosen[kinds == 1]] = mask_id
+    randoms = chosen[kinds == 2]
+    flat_ids[randoms] = replacement_ids[torch.randint(len(replacement_ids), (len(randoms),), generator=generator)]
+    return flat_ids.view(input_ids.shape), labels.view(input_ids.shape)
+
+def _ex04_batch(seed, rows=256, length=128):
+    "A padded batch: [CLS] words [SEP], then [PAD], of random lengths from 3 to `length`."
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(3, length + 1, (rows,), generator=generator)
+    attention_mask = (torch.arange(length) < lengths[:, None]).long()
+    input_ids = torch.randint(999, 30522, (rows, length), generator=generator)
+    input_ids[:, 0], input_ids[torch.arange(rows), lengths - 1] = 101, 102
+    input_ids[attention_mask == 0] = 0
+    return input_ids, attention_mask
+
+def _ex04_call(answer, input_ids, attention_mask, seed):
+    "The answer's (masked input_ids, labels) on a copy of the batch, or what is wrong with its shape."
+    out = answer(input_ids.clone(), attention_mask.clone(), list(_EX04_SPECIAL), _EX04_MASK_ID,
+                 _EX04_REPLACEMENT.clone(), torch.Generator().manual_seed(seed))
+    if not isinstance(out, (tuple, list)) or len(out) != 2: return "return two tensors: (masked input_ids, labels)."
+    masked, labels = (torch.as_tensor(t) for t in out)
+    if masked.shape != input_ids.shape or labels.shape != input_ids.shape:
+        return f"for a batch of shape {tuple(input_ids.shape)} you returned shapes {tuple(masked.shape)} and " \
+               f"{tuple(labels.shape)}."
+    return masked.long(), labels.long()
+
+def _ex04_check_masking(answer):
+    "None when `answer` masks by BERT's rules at the right rates, else what is wrong."
+    totals, random_tokens = dict(eligible=0, chosen=0, mask=0, random=0, kept=0), []
+    for seed in (0, 1, 2):
+        input_ids, attention_mask = _ex04_batch(seed)
+        out = _ex04_call(answer, input_ids, attention_mask, seed)
+        if isinstance(out, str): return out
+        masked, labels = out
+        eligible = (attention_mask == 1) & ~torch.isin(input_ids, torch.tensor(_EX04_SPECIAL))
+        chosen = labels != -100
+        if chosen.all(): return "every position has a label: labels must be -100 except at the selected positions."
+        padding, special = chosen & (attention_mask == 0), chosen & (attention_mask == 1) & ~eligible
+        if padding.any() or special.any():
+            return f"you selected {int(padding.sum())} padding and {int(special.sum())} special-token positions " \
+                   "(their label is not -100): only real, non-special tokens may be selected."
+        if (labels[chosen] != input_ids[chosen]).any():
+            return "at a selected position the label is not the original token: it is what the model must predict."
+        if (masked[~chosen] != input_ids[~chosen]).any():
+            return "you changed positions you did not select (label -100): they must keep their token."
+        is_mask, is_kept = chosen & (masked == _EX04_MASK_ID), chosen & (masked == input_ids)
+        is_random = chosen & ~is_mask & ~is_kept
+        if not torch.isin(masked[is_random], _EX04_REPLACEMENT).all():
+            return "a selected token was replaced by an id that is not in replacement_ids."
+        random_tokens.append(masked[is_random])
+        for name, where in (('eligible', eligible), ('chosen', chosen), ('mask', is_mask), ('random', is_random),
+                            ('kept', is_kept)): totals[name] += int(where.sum())
+    rate = totals['chosen'] / totals['eligible']
+    if abs(rate - 0.15) > 0.02: return f"you selected {rate:.1%} of the eligible positions, expected about 15%."
+    shares = [totals[k] / totals['chosen'] for k in ('mask', 'random', 'kept')]
+    if abs(shares[0] - 0.8) > 0.03 or abs(shares[1] - 0.1) > 0.025 or abs(shares[2] - 0.1) > 0.025:
+        return f"of the selected positions {shares[0]:.1%} became [MASK], {shares[1]:.1%} a random token and " \
+               f"{shares[2]:.1%} kept their own; expected about 80%, 10% and 10%."
+    random_tokens = torch.cat(random_tokens)
+    if random_tokens.unique().numel() < 0.5 * len(random_tokens):
+        return "the random replacements repeat too often: draw each one from replacement_ids at random."
+    input_ids, attention_mask = _ex04_batch(3, rows=16)
+    first, again, other = (_ex04_call(answer, input_ids, attention_mask, seed) for seed in (5, 5, 6))
+    if any(isinstance(o, str) for o in (first, again, other)): return first if isinstance(first, str) else other
+    if not all(torch.equal(a, b) for a, b in zip(first, again)):
+        return "two calls with generators seeded alike masked differently: draw every random number from `generator`."
+    if torch.equal(first[1], other[1]):
+        return "generators seeded differently selected the same positions: the selection must be random."
+    return None
+
+def _ex04_wrong_masking(select_all=False, label_all=False, all_mask=False, any_token=False):
+    "The reference with one mistake: select anywhere, label everywhere, always [MASK], or any id as a random token."
+    def answer(input_ids, attention_mask, special_ids, mask_id, replacement_ids, generator):
+        if select_all: attention_mask, special_ids = torch.ones_like(attention_mask), []
+        if any_token: replacement_ids = torch.arange(30522)
+        masked, labels = _ex04_mask_batch(input_ids, attention_mask, special_ids, mask_id, replacement_ids, generator,
+                                          mask=1.0 if all_mask else 0.8, random=0.0 if all_mask else 0.1)
+        return masked, input_ids.clone() if label_all else labels
+    return answer
+
+_ex04_masking_exercise = register(Exercise('04.2', 'mask this batch', solution=_ex04_mask_batch,
+    check=_ex04_check_masking,
+    hint="Eligible = attention_mask == 1 and not torch.isin(input_ids, special_ids); select about 15% of them with "
+         "torch.rand(..., generator=generator) < 0.15; one more uniform draw u per selected position: u < 0.8 -> "
+         "mask_id, u < 0.9 -> a random replacement id, else unchanged. labels = -100 except at the selected positions.",
+    wrong=[_ex04_wrong_masking(select_all=True),   # masks that hit padding and [CLS]/[SEP]
+           _ex04_wrong_masking(label_all=True),    # labels on every position
+           _ex04_wrong_masking(all_mask=True),     # 100% [MASK] replacement
+           _ex04_wrong_masking(any_token=True)]))  # random ids that may be special or unused
+
+def _ex04_probabilities(input_ids, attention_mask, token_counts, special_ids, smoothing):
+    "The chapter's weights at every position (`selection_weights`, times the attention mask), normalized."
+    weights = selection_weights(len(token_counts), special_ids, token_counts, smoothing)
+    position_weights = weights[input_ids] * attention_mask.to(torch.float64)
+    return position_weights / position_weights.sum()
+
+def _ex04_probability_cases():
+    generator = torch.Generator().manual_seed(4)
+    counts = torch.randint(0, 5000, (40,), generator=generator)
+    counts[:4], counts[7], counts[8] = 50, 0, 1  # special ids counted too; a token never seen; one seen once
+    cases = []
+    for smoothing, rows in ((0.7, 3), (0.5, 2), (0.0, 2), (1.0, 1)):
+        input_ids = torch.randint(4, 40, (rows, 12), generator=generator)
+        input_ids[0, 1], input_ids[-1, 2], input_ids[:, 0], input_ids[:, -1] = 7, 8, 2, 3  # [CLS] ... [SEP]
+        attention_mask = torch.ones_like(input_ids)
+        attention_mask[0, 9:] = 0; input_ids[0, 8] = 3; input_ids[attention_mask == 0] = 0  # a shorter first row
+        cases.append((input_ids, attention_mask, counts, [0, 1, 2, 3], smoothing))
+    return cases
+
+def _ex04_wrong_probabilities(weigh, zero_special=True):
+    "Normalized per-position weights, with `weigh(counts, smoothing)` in place of the smoothed weights."
+    def answer(input_ids, attention_mask, token_counts, special_ids, smoothing):
+        weights = weigh(token_counts.double(), smoothing)
+        if zero_special: weights[torch.as_tensor(special_ids)] = 0
+        position_weights = weights[input_ids] * attention_mask
+        return position_weights / position_weights.sum()
+    return answer
+
+_ex04_probability_exercise = register(Exercise('04.4', 'smoothed masking probabilities', solution=_ex04_probabilities,
+    check=lambda answer: first_difference(answer, _ex04_probabilities, _ex04_probability_cases(),
+        lambda case: f'a batch of {case[0].shape[0]} rows at smoothing {case[4]:g}'),
+    hint="weights = token_counts.clamp(min=1) ** -smoothing, set to 0 at special_ids; look them up at every position "
+         "(weights[input_ids]), multiply by attention_mask, then divide by the sum over the whole batch.",
+    wrong=[_ex04_wrong_probabilities(lambda n, s: 1 / n.clamp(min=1)),          # no smoothing exponent: 1 / n
+           _ex04_wrong_probabilities(lambda n, s: n.clamp(min=1) ** s),         # the exponent's sign flipped
+           _ex04_wrong_probabilities(lambda n, s: n ** -s),                     # no max(n, 1): a count of 0 gives inf
+           lambda ids, att, n, special, s: selection_weights(len(n), special, n, s)[ids] * att,  # not normalized
+           _ex04_wrong_probabilities(lambda n, s: n.clamp(min=1) ** -s, zero_special=False)]))  # [CLS], [SEP] weigh
+
+# %% ../nbs/05_distill.ipynb #42934a04
+from .distill import warmup_then_decay
+
+def _ex05_schedule_cases():
+    return [(step, warmup, total) for warmup, total in ((5, 100), (3, 10), (0, 8), (50, 1000))
+            for step in sorted({0, 1, warmup - 1, warmup, warmup + 1, total // 2, total - 1, total, total + 3} - {-1})]
+
+register(Exercise('05.2', 'warm-up, then linear decay', solution=warmup_then_decay,
+    check=lambda answer: first_difference(answer, warmup_then_decay, _ex05_schedule_cases(),
+        lambda case: f'step {case[0]} with {case[1]} warm-up steps of {case[2]}'),
+    hint="Below warmup_steps the multiplier is step / warmup_steps, 0 at step 0; from there it falls in a straight "
+         "line from 1 at warmup_steps to 0 at total_steps, and stays at 0.",
+    wrong=[lambda s, w, t: warmup_then_decay(s + 1, w, t),                # off by one: step 0 already at 1/w
+           lambda s, w, t: max(0.0, (t - s) / t),                         # no warm-up
+           lambda s, w, t: s / w if s < w else max(0.0, (t - s) / t),     # decay from step 0: a drop after the warm-up
+           lambda s, w, t: s / w if s < w else (t - s) / max(1, t - w)])) # negative past the last step
+
+def _ex05_shares(mean_losses, counts):
+    return torch.where(counts > 0, mean_losses * counts / counts.sum(), torch.zeros_like(mean_losses))
+
+def _ex05_share_cases():
+    generator = torch.Generator().manual_seed(5)
+    cases = []
+    for counts in ([13, 7, 22, 4], [9, 0, 15], [6, 6, 6, 6], [30]):
+        counts = torch.tensor(counts)
+        means = torch.rand(len(counts), generator=generator) * 10 + 1
+        cases.append((torch.where(counts > 0, means, torch.tensor(float('nan'))), counts))
+    return cases
+
+register(Exercise('05.3', "a micro-batch's share of the loss", solution=_ex05_shares,
+    check=lambda answer: first_difference(answer, _ex05_shares, _ex05_share_cases(),
+        lambda case: f'mean losses {brief(case[0])} over {case[1].tolist()} masked positions'),
+    hint="Micro-batch k holds counts[k] of the step's counts.sum() positions: scale its mean by "
+         "counts[k] / counts.sum(). Where counts[k] is 0 the mean is NaN, and NaN times 0 is still NaN: put 0 there "
+         "(torch.where).",
+    wrong=[lambda m, c: m / len(m),           # 1/K each: right only when all micro-batches hold as many masked tokens
+           lambda m, c: m,                    # not scaled: K micro-batches add up to K means
+           lambda m, c: m * c / c.sum()]))    # NaN where a micro-batch has no masked position
+
+# %% ../nbs/10_causal.ipynb #113a262d
+import torch.nn.functional as F
+from .causal import next_token_labels
+from .losses import soft_target_loss
+
+def _ex10_label_cases():
+    generator = torch.Generator().manual_seed(10)
+    cases = []
+    for rows, length, lengths in ((2, 5, (5, 3)), (3, 6, (6, 2, 4)), (1, 4, (4,))):
+        input_ids = torch.randint(3, 50, (rows, length), generator=generator)
+        attention_mask = (torch.arange(length) < torch.tensor(lengths)[:, None]).long()
+        cases.append((input_ids.masked_fill(attention_mask == 0, 0), attention_mask))
+    return cases
+
+def _ex10_unshifted(input_ids, attention_mask): return input_ids.masked_fill(attention_mask == 0, -100)
+
+def _ex10_padding_as_labels(input_ids, attention_mask):
+    labels = torch.full_like(input_ids, -100); labels[:, :-1] = input_ids[:, 1:]; return labels
+
+def _ex10_backwards(input_ids, attention_mask):
+    labels = torch.full_like(input_ids, -100)
+    labels[:, 1:] = torch.where(attention_mask[:, 1:].bool(), input_ids[:, :-1], -100); return labels
+
+register(Exercise('10.2', 'next-token labels', solution=next_token_labels,
+    check=lambda answer: first_difference(answer, next_token_labels, _ex10_label_cases(),
+        lambda case: f'a batch with row lengths {case[1].sum(1).tolist()}'),
+    hint="Start from a tensor full of -100; position t takes input_ids[:, t + 1] where attention_mask[:, t + 1] is 1: "
+         "the last real token and the padding then keep -100.",
+    wrong=[_ex10_unshifted, _ex10_padding_as_labels, _ex10_backwards]))
+
+def _ex10_soft(student_logits, teacher_logits, attention_mask, temperature):
+    return soft_target_loss(student_logits, teacher_logits, temperature, mask=attention_mask.bool())
+
+def _ex10_soft_cases():
+    generator = torch.Generator().manual_seed(11)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
+    return [(torch.randn(2, 4, 9, generator=generator) * 2, torch.randn(2, 4, 9, generator=generator) * 2, mask, t)
+            for t in (1.0, 2.0, 4.0)]
+
+def _ex10_kl(s, t, mask, temperature, reverse=False):
+    log_s, log_t = F.log_softmax(s / temperature, -1), F.log_softmax(t / temperature, -1)
+    if reverse: log_s, log_t = log_t, log_s
+    return (log_t.exp() * (log_t - log_s)).sum(-1)
+
+register(Exercise('10.3', 'causal L_ce with T²', solution=_ex10_soft,
+    check=lambda answer: first_difference(answer, _ex10_soft, _ex10_soft_cases(),
+        lambda case: f'logits of shape {tuple(case[0].shape)} at T = {case[3]:g}'),
+    hint="Soften both with the same T, take KL(teacher ‖ student) per position, average over the positions where "
+         "attention_mask is 1, and multiply by T².",
+    wrong=[lambda s, t, m, T: _ex10_kl(s, t, m, T)[m.bool()].mean(),                  # without T²
+           lambda s, t, m, T: _ex10_kl(s, t, m, T).mean() * T**2,                     # averaged over the padding too
+           lambda s, t, m, T: _ex10_kl(s, t, m, T, reverse=True)[m.bool()].mean() * T**2]))  # KL(student ‖ teacher)

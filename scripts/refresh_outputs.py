@@ -24,11 +24,11 @@ def _code(source: str) -> str:
     return '\n'.join(line for line in source.splitlines() if line.strip().replace(' ', '') != '#|hide')
 
 
-def changed_cells(path: Path) -> set[str]:
-    """Ids of the code cells of `path` that are new or whose code differs from the version in git's HEAD (a `#| hide`
+def changed_cells(path: Path, since: str = 'HEAD') -> set[str]:
+    """Ids of the code cells of `path` that are new or whose code differs from its version in git's `since` (a `#| hide`
     added or removed does not count)."""
     relative = path.resolve().relative_to(ROOT)
-    shown = subprocess.run(['git', 'show', f'HEAD:{relative}'], cwd=ROOT, capture_output=True, text=True)
+    shown = subprocess.run(['git', 'show', f'{since}:{relative}'], cwd=ROOT, capture_output=True, text=True)
     before = {}
     if shown.returncode == 0:
         before = {c['id']: _code(''.join(c['source'])) for c in json.loads(shown.stdout)['cells'] if 'id' in c}
@@ -62,9 +62,10 @@ def main(argv=None):
     parser.add_argument('notebook', type=Path)
     parser.add_argument('--cells', nargs='*', default=[], help='ids of the cells whose outputs to refresh')
     parser.add_argument('--changed', action='store_true', help='refresh the cells that are new or changed since HEAD')
+    parser.add_argument('--since', default='HEAD', help='with --changed: the git revision to compare with (default HEAD)')
     parser.add_argument('--flags', default='', help='test flags whose cells run too, e.g. "slow"')
     args = parser.parse_args(argv)
-    ids = set(args.cells) | (changed_cells(args.notebook) if args.changed else set())
+    ids = set(args.cells) | (changed_cells(args.notebook, args.since) if args.changed else set())
     if not ids: raise SystemExit('no cells chosen: pass --cells ID ... or --changed')
     refresh(args.notebook, ids, args.flags)
     subprocess.run(['nbdev_clean', '--fname', str(args.notebook)], cwd=ROOT, check=False)

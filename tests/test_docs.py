@@ -307,10 +307,26 @@ def test_nbdev_yml_matches_settings(processed):
         'nbs/nbdev.yml is out of date with settings.ini (nbdev_docs would rewrite it)'
 
 
-def test_sidebar_lists_every_chapter_in_order(processed):
+def _sidebar_pages(contents: list) -> list:
+    "The pages of a sidebar's contents in reading order, sections flattened."
+    pages = []
+    for item in contents:
+        pages += _sidebar_pages(item['contents']) if isinstance(item, dict) else [item]
+    return pages
+
+
+def test_sidebar_lists_every_chapter_once_in_three_tracks(processed):
+    "The sidebar starts with the home page and the course's guide, then the core track, the experiments, under the hood."
     sidebar = yaml.safe_load((NBS/'sidebar.yml').read_text())
     contents = sidebar['website']['sidebar']['contents']
-    assert contents == PAGES, f'nbs/sidebar.yml should list exactly {PAGES}, it lists {contents}'
+    pages = _sidebar_pages(contents)
+    assert sorted(pages) == sorted(PAGES) and len(pages) == len(set(pages)), \
+        f'nbs/sidebar.yml should list each of {PAGES} once, it lists {pages}'
+    assert pages[:2] == ['index.ipynb', '00_course.ipynb']
+    sections = [item['section'] for item in contents if isinstance(item, dict)]
+    assert sections == ['Core track', 'Experiments', 'Under the hood'], sections
+    for item in contents:  # within a track, chapters in chapter order, which is import order
+        if isinstance(item, dict): assert item['contents'] == sorted(item['contents']), item
     assert str(_settings().get('custom_sidebar')).lower() in ('true', '1', 'yes'), \
         'custom_sidebar must be True in settings.ini, or nbdev replaces nbs/sidebar.yml with its own'
     assert (processed[1]/'nbs'/'sidebar.yml').read_text() == (NBS/'sidebar.yml').read_text()
