@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SHELL := /bin/bash
 
-.PHONY: setup browser prepare demo chapters test lab export readme
+.PHONY: setup browser prepare demo chapters test lab export readme docs docs-serve
 
 setup:             ## install everything (torch pinned first, the package, dev tools, the teacher's encoder)
 	bash scripts/setup.sh
@@ -24,7 +24,7 @@ chapters: prepare  ## execute every chapter into build/chapters (what a learner 
 browser: setup     ## Chromium (Debian) and Playwright (PyPI) for the browser tests
 	bash scripts/install_browser.sh
 
-test: prepare browser  ## every test: the library's lint (ruff), the notebooks (nbdev_test) and the rest (pytest); never the hub
+test: prepare browser docs  ## every test: lint (ruff), notebooks (nbdev_test), the rest (pytest; the site in Chromium)
 	$(PYTHON) -m ruff check distil_edu nbs
 	HF_HUB_OFFLINE=1 nbdev_test --timing
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
@@ -34,6 +34,14 @@ lab: setup         ## open JupyterLab on the chapters
 
 export:            ## notebooks -> library, then strip notebook metadata
 	nbdev_export && nbdev_clean
+
+docs: setup        ## the docs site into _site/ without Quarto: nbdev processes the notebooks, MkDocs renders them
+	$(PYTHON) -c "from distil_edu.corpus import fetch_corpus; fetch_corpus()"  # the chapters' import cells read the corpus
+	HF_HUB_OFFLINE=1 $(PYTHON) scripts/build_docs.py
+
+docs-serve:        ## browse the docs site at http://127.0.0.1:8000 (rebuilt first if a source changed since)
+	HF_HUB_OFFLINE=1 $(PYTHON) scripts/build_docs.py --if-stale
+	$(PYTHON) -m http.server 8000 --bind 127.0.0.1 --directory _site
 
 readme:            ## render README.md from nbs/index.ipynb (no Quarto needed)
 	$(PYTHON) scripts/render_readme.py
