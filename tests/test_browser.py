@@ -414,3 +414,44 @@ def test_widget_responds_to_controls(case: WidgetCase, browser, tmp_path):
         lab.stop()
         try: page.close()
         except Exception: pass  # the browser may be gone already (interrupted run)
+
+
+def test_exercises_in_jupyterlab(browser, tmp_path):
+    """Chapter 00's exercises as a learner meets them in JupyterLab, with no extension: a predict-then-reveal answer is
+    collapsed until its summary is clicked; a code exercise left as it is says "not yet"; the same cell with the
+    reference solution written in says "right"."""
+    from playwright.sync_api import expect
+    chapter = '00_temperature.ipynb'
+    root, home = tmp_path/'nbs', tmp_path/'lab'
+    root.mkdir(); home.mkdir()
+    notebook = _chapter_copy(chapter, root)
+    nb = nbformat.read(notebook, as_version=4)
+    entropy_cell = next(c for c in nb.cells if c.cell_type == 'code' and "check('00.4'" in c.source)
+    entropy_cell.source = ('def my_entropy(probs):\n    return -torch.xlogy(probs, probs).sum(-1)\n\n'
+                           "check('00.4', my_entropy)")  # what a learner who solved it writes
+    nbformat.write(nb, notebook)
+    lab = Lab(root, home)
+    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+    page.set_default_timeout(UI_TIMEOUT)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        _open_and_run_all(page, lab, notebook)
+        answer = page.locator('.jp-MarkdownOutput details').filter(has_text='Exercise 00.1').first
+        if not answer.count():  # the <details> is its own element inside the cell's rendered markdown
+            answer = page.locator('.jp-MarkdownCell', has_text='Exercise 00.1').locator('details').first
+        answer.scroll_into_view_if_needed()
+        assert answer.evaluate('d => d.open') is False, 'the answer is shown before it is asked for'
+        answer.locator('summary').click()
+        _wait_until(lambda: answer.evaluate('d => d.open'), UI_TIMEOUT, 'the answer to open')
+        expect(answer).to_contain_text('2.72')
+        outputs = page.locator('.jp-OutputArea-output')
+        expect(outputs.filter(has_text='Exercise 00.2 (softened softmax): not yet')).to_have_count(1)
+        expect(outputs.filter(has_text='Exercise 00.4 (entropy, 0 log 0 = 0): right')).to_have_count(1)
+        page.screenshot(path=ARTIFACTS/'00_temperature-exercises.png')
+    except Exception:
+        page.screenshot(path=ARTIFACTS/'00_temperature-exercises-failure.png')
+        raise
+    finally:
+        lab.stop()
+        try: page.close()
+        except Exception: pass
