@@ -23,8 +23,9 @@ class Verdict:
     def __bool__(self): return self.right
 
     def __repr__(self):
-        if self.right: return f"✓ Exercise {self.exercise}: right. {self.message}".rstrip()
-        text = f"✗ Exercise {self.exercise}: not yet. {self.message}".rstrip()
+        message = self.message[:1].upper() + self.message[1:]
+        if self.right: return f"✓ Exercise {self.exercise}: right. {message}".rstrip()
+        text = f"✗ Exercise {self.exercise}: not yet. {message}".rstrip()
         return text + (f"\n  Hint: {self.hint}" if self.hint else '')
 
 # %% ../nbs/00_exercises.ipynb #fe8fc8b2
@@ -101,8 +102,9 @@ def first_difference(answer, # the learner's function
 
 def brief(tensor, # a tensor, or anything `torch.as_tensor` takes
          ) -> str:
-    "A tensor in a few words: its values, rounded, when it has at most 6; else 'of shape (...)'."
+    "A tensor in a few words: its value or values, rounded, when it has at most 6; else 'of shape (...)'."
     tensor = torch.as_tensor(tensor)
+    if tensor.dim() == 0: return f"{round(tensor.double().item(), 4)}"
     if tensor.numel() <= 6: return str([round(v, 4) for v in tensor.double().flatten().tolist()])
     return f"of shape {tuple(tensor.shape)}"
 
