@@ -11,12 +11,15 @@ from .temperature import check_number
 from .teacher import held_out_batches, masked_lm_report
 from .student import make_student
 from .data import DynamicMaskingCollator
-from .evaluate import Budget, distil_student, downstream
+from .corpus import progress as progress_bar
+from .evaluate import Budget, distil_student, downstream, few_label, linear_probe, _pm
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'CONTROLS', 'VARIANTS', 'INITS', 'PAPER_TABLE4', 'TABLE_MEASURES', 'MEASURE_COUNTS', 'mean_and_error',
-           'difference_of_means', 'smoothed_batches', 'run_ablation', 'ablation_changes', 'seed_changes',
-           'standard_error', 'seed_table', 'change_lines', 'ordering', 'disagreements', 'run_comparison']
+__all__ = ['ABLATIONS', 'CONTROLS', 'VARIANTS', 'INITS', 'PAPER_TABLE4', 'TABLE_MEASURES', 'UNIFORM', 'MASK_RUNS',
+           'TRAINING_MASKS', 'HELD_OUT_MASKS', 'CURVE_RUNS', 'MEASURE_COUNTS', 'mean_and_error', 'difference_of_means',
+           'smoothed_batches', 'run_ablation', 'ablation_changes', 'seed_changes', 'standard_error', 'seed_table',
+           'change_lines', 'ordering', 'disagreements', 'mask_grid', 'grid_lines', 'learning_curves', 'curve_gaps',
+           'meeting_step', 'measure_downstream', 'downstream_rows', 'downstream_changes', 'run_comparison']
 
 # %% ../nbs/07_ablation.ipynb #e67bfadc
 ABLATIONS = {  # run name -> (changes to the distillation settings, initialization of the student)
@@ -256,6 +259,183 @@ def disagreements(changes: dict, # run name -> change measured here
     "Pairs (a, b) that the paper ranks a more harmful than b, but that this run ranks the other way."
     names = [n for n in ordering(paper) if n in changes]
     return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if changes[a] > changes[b]]
+
+# %% ../nbs/07_ablation.ipynb #e7f00002
+UNIFORM = {'smoothing': None}  # BERT's uniform training masks: the masks the held-out positions are drawn with
+MASK_RUNS = {  # the 2 × 2's arms: without and with the teacher, trained on smoothed (the default) or uniform masks
+    'no teacher': CONTROLS['no teacher'],
+    'triple loss': ABLATIONS['triple loss'],
+    'no teacher, uniform masks': ({**CONTROLS['no teacher'][0], **UNIFORM}, 'teacher'),
+    'triple loss, uniform masks': ({**UNIFORM}, 'teacher'),
+}
+TRAINING_MASKS = {'smoothed': '', 'uniform': ', uniform masks'}  # training masks -> suffix of the run's name
+HELD_OUT_MASKS = {'uniform': 'masked_lm_accuracy', 'smoothed': 'smoothed_accuracy'}  # held-out masks -> measure
+
+def mask_grid(ablation: dict, # from `run_ablation` with the runs of `MASK_RUNS` and token counts (both held-out masks)
+              arms=('no teacher', 'triple loss'), # the arms compared: the second against the first
+             ) -> dict:
+    """The 2 × 2 of training masks × held-out masks: each arm's accuracy (mean, standard error, in %) in every cell,
+    and the second arm's lead over the first with `difference_of_means`. The fair cells are those whose training and
+    held-out masks match."""
+    grid = {}
+    for training, suffix in TRAINING_MASKS.items():
+        for held_out, measure in HELD_OUT_MASKS.items():
+            names = [arm + suffix for arm in arms]
+            missing = [n for n in names if n not in ablation['results'] or measure not in ablation['results'][n]]
+            if missing: raise ValueError(f"no {measure} for {missing}: run `MASK_RUNS` with token_counts")
+            points = [[100 * ablation['per_seed'][s][n][measure] for s in ablation['seeds']] for n in names]
+            grid[training, held_out] = {'fair': training == held_out,
+                                        **{arm: mean_and_error(p) for arm, p in zip(arms, points)},
+                                        'lead': difference_of_means(points[1], points[0])}
+    return grid
+
+def grid_lines(grid: dict, # from `mask_grid`
+               arms=('no teacher', 'triple loss'), # as given to `mask_grid`
+              ) -> list:
+    "One line per cell of the 2 × 2: the masks, each arm's accuracy, and the lead of the second arm."
+    lines = []
+    for (training, held_out), cell in grid.items():
+        lead = cell['lead']
+        verdict = 'an effect' if lead['effect'] else 'within 2 standard errors'
+        fair = ' (fair)' if cell['fair'] else ' ' * 7
+        lines.append(f"trained on {training:>8} masks, scored on {held_out:>8} masks{fair}: "
+                     + ', '.join(f"{arm} {_pm(cell[arm])}%" for arm in arms)
+                     + f"; {arms[1]} − {arms[0]}: {lead['difference']:+.2f} ± {lead['standard_error']:.2f} ({verdict})")
+    return lines
+
+
+# %% ../nbs/07_ablation.ipynb #e7d00002
+CURVE_RUNS = {  # run name -> (changes, initialization): learning alone and learning from the teacher, from both starts
+    'teacher init, triple loss': ({**UNIFORM}, 'teacher'),
+    'teacher init, no teacher': ({**CONTROLS['no teacher'][0], **UNIFORM}, 'teacher'),
+    'random init, triple loss': ({**UNIFORM}, 'random'),
+    'random init, no teacher': ({**CONTROLS['no teacher'][0], **UNIFORM}, 'random'),
+}
+
+def learning_curves(teacher, # BERT masked LM
+                    tokenizer, # its tokenizer
+                    budget: Budget, # steps, batch size and caching of every run (its `seed` is replaced by each seed)
+                    train_data, # packed token-id sequences for distillation (`tokenize_and_pack`)
+                    held_out: list, # held-out token-id sequences, scored every `eval_every` steps
+                    runs: dict | None = None, # name -> (changes, init: 'teacher' or 'random'); default `CURVE_RUNS`
+                    seeds=(0, 1, 2), # every run is repeated with each seed
+                    eval_every: int = 25, # steps between two points of a curve (the first is step 0, the last the end)
+                    token_counts=None, # corpus token counts, for runs whose changes keep the smoothed masks
+                    precision: str | None = None, # `DistilConfig.precision`: 'bf16' on a CPU with bf16 units is faster
+                    progress: bool = True, # progress bars
+                   ) -> dict:
+    """Every run with every seed, validated on `held_out` (uniform masks) from step 0 to the end: per run, per seed,
+    the held-out masked-LM accuracy and loss against the true tokens at each of `steps`, and the agreement with the
+    teacher; `mean_and_error` of each at each step over the seeds; each seed's trained student (`students`)."""
+    runs = CURVE_RUNS if runs is None else runs
+    if not runs: raise ValueError("runs is empty: pass at least one (changes, init) pair")
+    bad = {name: init for name, (_, init) in runs.items() if init not in ('teacher', 'random')}
+    if bad: raise ValueError(f"a curve needs a trained student: init must be 'teacher' or 'random', got {bad}")
+    seeds = list(seeds)
+    if len(seeds) < 2: raise ValueError(f"a band over seeds needs at least 2 seeds, got {seeds}")
+    if not held_out: raise ValueError("held_out is empty: pass held-out token-id sequences")
+    check_number(eval_every, 'eval_every', 1, budget.distil_steps, integer=True)
+    curves, steps, teacher_accuracy = {}, None, {}
+    for seed in seeds:  # seed by seed: the runs of one seed share their batches, so the teacher's cache serves them
+        for name, (changes, init) in runs.items():
+            if progress: print(f"— seed {seed}, {name}")
+            config = replace(budget, seed=seed).distil_config(**changes, eval_every=eval_every, precision=precision,
+                                                              valid_sequences=len(held_out), progress=progress)
+            student, card = distil_student(teacher, tokenizer, config, train_data, init, token_counts, budget.cache,
+                                     valid_data=held_out)
+            points = card['validation']
+            steps = steps or [p['step'] for p in points]
+            if [p['step'] for p in points] != steps:
+                raise RuntimeError(f"{name}, seed {seed}: validated at other steps")
+            teacher_accuracy[seed] = points[0]['teacher_accuracy']  # each seed's held-out masks are its own
+            run = curves.setdefault(name, {'accuracy': {}, 'loss': {}, 'agreement': {}, 'minutes': {}, 'cached': True,
+                                           'students': {}})
+            run['students'][seed] = student
+            measures = (('accuracy', 'student_accuracy'), ('loss', 'student_loss'), ('agreement', 'agreement'))
+            for measure, key in measures:
+                run[measure][seed] = [p[key] for p in points]
+            run['minutes'][seed], run['cached'] = card['seconds'] / 60, run['cached'] and card['cached']
+    for run in curves.values():
+        for measure in ('accuracy', 'loss', 'agreement'):
+            pairs = [mean_and_error([run[measure][s][i] for s in seeds]) for i in range(len(steps))]
+            run[f'{measure}_mean'], run[f'{measure}_error'] = [m for m, _ in pairs], [e for _, e in pairs]
+    return {'steps': steps, 'seeds': seeds, 'runs': curves,
+            'teacher_accuracy': mean_and_error(teacher_accuracy.values()),
+            'masked_tokens': points[0]['masked_tokens']}
+
+def curve_gaps(curves: dict, # from `learning_curves`
+               run: str, # a run name
+               baseline: str, # the run it is compared with
+               measure: str = 'accuracy', # 'accuracy', 'loss' or 'agreement'
+              ) -> list:
+    "At each step: `difference_of_means` of `run` against `baseline` over the seeds, in the measure's units."
+    for name in (run, baseline):
+        if name not in curves['runs']: raise ValueError(f"no such run: {name!r}; the runs are {list(curves['runs'])}")
+    a, b = curves['runs'][run][measure], curves['runs'][baseline][measure]
+    seeds = curves['seeds']
+    return [{'step': step, **difference_of_means([a[s][i] for s in seeds], [b[s][i] for s in seeds])}
+            for i, step in enumerate(curves['steps'])]
+
+def meeting_step(gaps: list, # from `curve_gaps`: one record per step with its `effect`
+                ) -> int | None:
+    "The first step from which every later difference is within 2 standard errors (no effect); None if they end apart."
+    if not gaps: raise ValueError("gaps is empty: pass `curve_gaps`' records")
+    meet = None
+    for gap in gaps:
+        if gap['effect']: meet = None
+        elif meet is None: meet = gap['step']
+    return meet
+
+
+# %% ../nbs/07_ablation.ipynb #e7e00002
+def measure_downstream(models: dict, # name -> one model (the same for every seed) or {seed: model}
+                       tokenizer, # their tokenizer
+                       sentiment, # `load_sentiment()`
+                       seeds=(0, 1, 2), # few-label draws and fine-tuning seeds; seed s uses model s where there is one
+                       sizes=(64, 256, 1024), # labelled sentences of the few-label fine-tunings
+                       steps: int = 100, # optimizer steps of each few-label fine-tuning
+                       cache: bool = True, # reuse cached fine-tuning results
+                       progress: bool = True, # a progress bar
+                      ) -> dict:
+    """Measures the distillation loss does not train, per name and seed: the `linear_probe` test accuracy (%) of the
+    frozen encoder and the `few_label` fine-tuning accuracy (%) at each size; with `mean_and_error` over the seeds."""
+    seeds = list(seeds)
+    if not models: raise ValueError("models is empty: name at least one model")
+    def model_of(name, seed):
+        chosen = models[name]
+        if not isinstance(chosen, dict): return chosen
+        if seed not in chosen: raise ValueError(f"{name!r} has no model for seed {seed}: it has {list(chosen)}")
+        return chosen[seed]
+    probe, few, probed = {}, {size: {} for size in sizes}, {}
+    work = [(name, seed) for name in models for seed in seeds]
+    for name, seed in progress_bar(work, desc='probes and few-label fine-tunings', disable=not progress):
+        model = model_of(name, seed)
+        if id(model) not in probed: probed[id(model)] = 100 * linear_probe(model, tokenizer, sentiment)['test_accuracy']
+        probe.setdefault(name, []).append(probed[id(model)])
+        tuned = few_label(model, tokenizer, sentiment, sizes, seeds=(seed,), steps=steps, cache=cache, progress=False)
+        for size in sizes: few[size].setdefault(name, []).append(100 * tuned[size][0])
+    summary = {'probe': {name: mean_and_error(v) for name, v in probe.items()},
+               'few_label': {size: {name: mean_and_error(v) for name, v in row.items()} for size, row in few.items()}}
+    return {'seeds': seeds, 'sizes': list(sizes), 'per_seed': {'probe': probe, 'few_label': few}, **summary}
+
+def downstream_rows(measured: dict, # from `measure_downstream`
+                   ) -> list:
+    "One row per model: the probe's and each few-label size's accuracy as 'mean ± standard error' (%)."
+    return [{'model': name, 'linear probe (%)': _pm(measured['probe'][name]),
+             **{f'{size} labels (%)': _pm(measured['few_label'][size][name]) for size in measured['sizes']}}
+            for name in measured['probe']]
+
+def downstream_changes(measured: dict, # from `measure_downstream`
+                       run: str, # a model's name
+                       baseline: str, # the model it is compared with
+                      ) -> dict:
+    "Measure -> `difference_of_means` of `run` against `baseline` over the seeds, in points: the probe, then each size."
+    per_seed = measured['per_seed']
+    changes = {'linear probe': difference_of_means(per_seed['probe'][run], per_seed['probe'][baseline])}
+    for size in measured['sizes']:
+        changes[f'{size} labels'] = difference_of_means(per_seed['few_label'][size][run],
+                                                        per_seed['few_label'][size][baseline])
+    return changes
 
 # %% ../nbs/07_ablation.ipynb #d7a10002
 MEASURE_COUNTS = {'masked_lm_accuracy': 'masked_tokens', 'agreement': 'masked_tokens', 'kl': None,

@@ -747,7 +747,8 @@ def fit(self: Distiller,
             interrupted = self._any_process(signalled['stop'])
             end = self.step == self.planned_steps
             last = end or over_budget or interrupted
-            if self.step % config.eval_every == 0 or end or over_budget: self.validate(bar)
+            if self.step % config.eval_every == 0 or end or over_budget:
+                self.validate(bar if config.progress else None)  # progress=False: no line per validation
             if self.step % config.log_every == 0 or end:
                 self._flush_log()
                 if on_log: on_log(self.history, config)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_evaluate.ipynb #a6655c4e
 from __future__ import annotations
-import copy, hashlib, json, math, shutil, subprocess, sys, tarfile, tempfile, time
+import copy, hashlib, json, math, os, shutil, subprocess, sys, tarfile, tempfile, time
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -22,11 +22,101 @@ from .student import count_parameters, make_student, median_seconds, narrow_stud
 from .distill import DistilConfig, Distiller, parameter_groups, warmup_then_decay
 
 # %% auto #0
-__all__ = ['SENTIMENT_PACKAGE', 'SENTIMENT_ARCHIVE', 'SENTIMENT_FILE', 'RUN_ONLY', 'INIT_FOLDERS', 'PAPER', 'parameter_counts',
-           'inference_speed', 'sentiment_dir', 'extract_sentiment', 'fetch_sentiment', 'read_ratings', 'split_by_group',
-           'load_sentiment', 'SentimentClassifier', 'FineTuneConfig', 'classifier_from', 'epoch_batches', 'pad_batch',
-           'class_logits', 'predict', 'accuracy', 'fine_tune', 'Budget', 'student_key', 'distil_student',
-           'downstream_key', 'downstream', 'results_table']
+__all__ = ['SENTIMENT_PACKAGE', 'SENTIMENT_ARCHIVE', 'SENTIMENT_FILE', 'RUN_ONLY', 'INIT_FOLDERS', 'PAPER', 'results_path',
+           'save_results', 'load_results', 'dashboard', 'parameter_counts', 'inference_speed', 'sentiment_dir',
+           'extract_sentiment', 'fetch_sentiment', 'read_ratings', 'split_by_group', 'load_sentiment',
+           'SentimentClassifier', 'FineTuneConfig', 'classifier_from', 'epoch_batches', 'pad_batch', 'class_logits',
+           'predict', 'accuracy', 'fine_tune', 'Budget', 'student_key', 'distil_student', 'downstream_key',
+           'downstream', 'pooled_features', 'linear_probe', 'few_label', 'results_table']
+
+# %% ../nbs/06_evaluate.ipynb #e6d00003
+def results_path(name: str, # the experiment, e.g. '07_curves'
+                ) -> Path:
+    "The file of one experiment's recorded results: `data/results/<name>.json` under `data_dir()`."
+    if not name or '/' in name or name.startswith('.'):
+        raise ValueError(f"name must be a plain file stem, got {name!r}")
+    return data_dir()/'results'/f'{name}.json'
+
+def save_results(name: str, # the experiment, e.g. '07_curves'
+                 values: dict, # what it measured: numbers, strings, lists and dicts (JSON)
+                ) -> Path:
+    """Record an experiment's results for the dashboard, with the date and the machine (CPU threads, GPU, torch);
+    returns the file written."""
+    if not isinstance(values, dict) or not values: raise ValueError("values must be a non-empty dict")
+    machine = {'threads': torch.get_num_threads(), 'cpus': os.cpu_count(), 'torch': torch.__version__,
+               'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    path = results_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {'name': name, 'date': time.strftime('%Y-%m-%d'), 'machine': machine, 'values': values}
+    path.write_text(json.dumps(record, indent=1, sort_keys=False) + '\n')
+    return path
+
+def load_results(names=None, # experiment names; default every file in `data/results`
+                ) -> dict:
+    "Name -> recorded values of each experiment whose file exists (missing ones are left out)."
+    folder = data_dir()/'results'
+    if names is None: names = sorted(p.stem for p in folder.glob('*.json'))
+    return {name: json.loads(results_path(name).read_text())['values'] for name in names if results_path(name).exists()}
+
+def _pm(pair, decimals: int = 1, sign: bool = False) -> str:
+    "'mean ± error' of a [mean, error] pair (error None: the mean alone)."
+    mean, error = pair
+    text = f"{mean:+.{decimals}f}" if sign else f"{mean:.{decimals}f}"
+    return text if error is None else f"{text} ± {error:.{decimals}f}"
+
+def dashboard(results: dict, # from `load_results()`: experiment name -> recorded values
+             ) -> list:
+    """The course's results beside the paper's Tables 1–4, one row per claim: the paper's figure, this course's, what
+    the course's row measures and what it cannot show. A row whose experiment has no recorded results says so."""
+    def get(name, *keys):
+        value = results.get(name)
+        for key in keys: value = None if value is None else value.get(key)
+        return value
+    rows = []
+    def row(table, claim, paper, course, measures, cannot):
+        rows.append({'paper': table, 'claim': claim, 'the paper: BERT-base → DistilBERT': paper,
+                     'this course: MiniLM → 3-layer student': course or 'not recorded yet: run the chapter',
+                     'the course row measures': measures, 'it cannot show': cannot})
+    size, speed = get('06_run', 'parameters_millions'), get('06_run', 'speedup_batch_1')
+    row('Table 3', 'smaller', '110M → 66M parameters (40% fewer)',
+        size and f"{size[0]:.1f}M → {size[1]:.1f}M in the encoders ({1 - size[1] / size[0]:.0%} fewer)",
+        'the same cut: one layer out of two (06)', "a 40% cut: the embeddings are 69% of this student")
+    row('Table 3', 'faster', '668 s → 410 s on a CPU, batch 1 (1.63×)',
+        speed and f"{speed:.2f}× at batch 1 (CPU, 128 tokens)", "the encoder's time per sequence (06)",
+        'a timing of a whole data set; other machines')
+    fair = get('07_fair', 'triple_minus_no_teacher', 'uniform')
+    row('Tables 1, 4', 'the teacher beats learning alone', 'every row is a distilled student: no student trained alone',
+        fair and f"{_pm(fair, 2, True)} points of held-out masked-LM accuracy, triple loss − no teacher",
+        'both arms trained and scored on uniform masks, 50 steps, 3 seeds (07)', 'a better model: see the next rows')
+    gap = get('07_curves', 'final_gap')
+    row('Table 4', 'starting from the teacher matters most', 'random init: −3.69 GLUE points',
+        gap and (f"after {get('07_curves', 'steps')} steps, triple loss − no teacher: "
+                 f"{_pm(gap['teacher init'], 2, True)}"
+                 f" points from the teacher's layers, {_pm(gap['random init'], 2, True)} from random weights"),
+        'held-out masked-LM accuracy curves, 4 runs × 3 seeds (07)', "where curves of 90 GPU-hours end")
+    probe = get('07_downstream', 'probe')
+    row('Table 1', 'keeps 97% of the language understanding', 'GLUE macro-score 79.5 → 77.0 (96.9%)',
+        probe and (f"linear probe, sentiment: teacher {_pm(probe['teacher'])}%, triple loss "
+                   f"{_pm(probe['triple loss'])}%, no teacher {_pm(probe['no teacher'])}%"),
+        'what the frozen encoder holds, no retraining (07)', 'nine GLUE tasks: this is one binary task')
+    few = get('07_downstream', 'few_label')
+    smallest = min(few, key=int) if few else None
+    row('Table 2', 'fine-tuned, close to the teacher', 'IMDb 93.46 → 92.82; SQuAD F1 88.5 → 85.8',
+        few and (f"{smallest} labels: teacher {_pm(few[smallest]['teacher'])}%, triple loss "
+                 f"{_pm(few[smallest]['triple loss'])}%, no teacher {_pm(few[smallest]['no teacher'])}%"),
+        'fine-tuning on few labels, where a start matters most (07)',
+        'large tasks; with all 7,072 labels nothing moves (07)')
+    table4 = get('07_ablation', 'masked_lm_accuracy')
+    row('Table 4', 'what each part is worth', 'random init −3.69, no L_ce −2.96, no L_cos −1.46, no L_mlm −0.31',
+        table4 and ', '.join(f"{name} {_pm(table4[name], 2, True)}" for name in table4),
+        'change in masked-LM points against the triple loss (07)', 'GLUE; smoothed training masks favour no L_mlm')
+    temperature = get('07_temperature')
+    row('Section 2', 'the temperature', "T = 2 (Hugging Face's recipe)",
+        temperature and f"T = {temperature['recommended']:g} for this teacher: {_pm(temperature['gain'], 2, True)} "
+                        "points over T = 2",
+        "this teacher's targets against T; one run at T = 1 (07)", 'a T for every teacher: measure yours')
+    return rows
+
 
 # %% ../nbs/06_evaluate.ipynb #61e2fcf1
 def parameter_counts(model, # a BERT or DistilBERT model: masked LM, encoder, or classifier built on one
@@ -434,17 +524,20 @@ def distil_student(teacher, # BERT masked LM
                                           # 'narrow': `narrow_student` (every layer, fewer neurons)
                    token_counts=None, # corpus token counts for the masking's smoothing (`distil_edu.data.token_counts`)
                    cache: bool = True, # load an identical earlier run, and cache this one
+                   valid_data=None, # held-out sequences: the card then holds a validation every `eval_every` steps
                   ) -> tuple:
     """A student distilled from `teacher` with `config`, trained now or loaded from the cache, and its card (settings,
-    time, losses)."""
+    time, losses, and the validations when `valid_data` is given)."""
     from transformers import DistilBertForMaskedLM
     if init not in INIT_FOLDERS: raise ValueError(f"init must be one of {list(INIT_FOLDERS)}, got {init!r}")
     if init == 'narrow' and config.student_layers is not None:
         raise ValueError("init='narrow' keeps every teacher layer: leave student_layers at None")
     key = student_key(teacher, config, train_data, init, token_counts)
     folder = _student_folder(init, key)
-    if cache and (folder/'student_card.json').exists():
-        card = json.loads((folder/'student_card.json').read_text())
+    card_file = folder/'student_card.json'
+    card = json.loads(card_file.read_text()) if cache and card_file.exists() else None
+    if card is not None and (valid_data is None or card.get('validation')):  # a run without validations cannot serve
+        # a request for a learning curve
         with quiet_loading(): student = DistilBertForMaskedLM.from_pretrained(folder/'student')
         student = student.to(next(teacher.parameters()).device)
         return student.eval(), {**card, 'cached': True}
@@ -455,8 +548,10 @@ def distil_student(teacher, # BERT masked LM
                    'random': lambda: random_student(teacher, config.student_layers, config.seed),
                    'narrow': lambda: narrow_student(teacher)}[init]()
         started = time.perf_counter()
+        # in bf16 the `Distiller` casts its teacher in place: a copy keeps the caller's teacher (and its key) float32
+        own_teacher = copy.deepcopy(teacher) if config.precision == 'bf16' else teacher
         distiller = Distiller(
-            teacher, student, config, train_data, None, tokenizer=tokenizer, token_counts=token_counts
+            own_teacher, student, config, train_data, valid_data, tokenizer=tokenizer, token_counts=token_counts
         )
         history = distiller.fit()
         seconds = time.perf_counter() - started
@@ -472,8 +567,9 @@ def distil_student(teacher, # BERT masked LM
         'device': str(distiller.device),
         'date': time.strftime('%Y-%m-%d %H:%M'),
         'history': [{k: r[k] for k in ('step', 'loss', 'ce', 'mlm', 'cos')} for r in history if r['kind'] == 'train'],
+        'validation': [{k: v for k, v in r.items() if k != 'kind'} for r in history if r['kind'] == 'valid'],
     }
-    if cache and distiller.step == config.max_steps: (folder/'student_card.json').write_text(json.dumps(card, indent=1))
+    if cache and distiller.step == config.max_steps: card_file.write_text(json.dumps(card, indent=1))
     return distiller.student.eval(), {**card, 'cached': False}
 
 # %% ../nbs/06_evaluate.ipynb #96bbd821
@@ -512,6 +608,83 @@ def downstream(model, # a BERT or DistilBERT masked LM
     result = {k: v for k, v in tuned.items() if k not in ('classifier', 'test_predictions')}
     if cache: path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(result))
     return {**result, 'cached': False}
+
+# %% ../nbs/06_evaluate.ipynb #e6d00002
+@torch.inference_mode()
+def pooled_features(model, # a BERT or DistilBERT masked LM (or its encoder); it is not changed
+                    tokenizer, # its tokenizer
+                    texts: list, # sentences
+                    max_length: int = 64, # tokens per sentence
+                    batch_size: int = 128, # sentences per forward pass
+                   ) -> torch.Tensor:
+    "The frozen encoder's last hidden states averaged over each sentence's real tokens: `(len(texts), hidden)`."
+    encoder = mlm_parts(model)[0] if hasattr(model, 'get_output_embeddings') else model
+    was_training = encoder.training
+    pooling = SentimentClassifier(encoder, dropout=0.0).eval()  # no dropout while the features are read
+    pooling.head = torch.nn.Identity()  # the pooled vector itself, through `class_logits`' batching and ordering
+    try: return class_logits(pooling, tokenizer, texts, max_length, batch_size)
+    finally: encoder.train(was_training)  # the caller's model is left in the mode it came in
+
+def _logistic_regression(features, labels, l2: float, steps: int = 100) -> torch.nn.Linear:
+    "A linear classifier fitted to `features` by L-BFGS on the mean cross-entropy plus `l2` × the squared weights."
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        linear = torch.nn.Linear(features.shape[1], int(labels.max()) + 1)
+    optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=steps, line_search_fn='strong_wolfe')
+    def closure():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(linear(features), labels) + l2 * linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+    with torch.enable_grad(): optimizer.step(closure)
+    return linear
+
+def linear_probe(model, # a BERT or DistilBERT masked LM; frozen, not changed
+                 tokenizer, # its tokenizer
+                 data: datasets.DatasetDict, # `train`, `validation` and `test` splits (`load_sentiment`)
+                 l2_grid=(1e-4, 1e-3, 1e-2, 1e-1), # weight penalties tried; the best on `validation` is kept
+                 max_length: int = 64, # tokens per sentence
+                ) -> dict:
+    """A logistic regression on the frozen encoder's mean-pooled features: trained on `train`, its penalty chosen on
+    `validation`, scored on `test`. It measures what the encoder already holds, without changing it."""
+    if not l2_grid: raise ValueError("l2_grid is empty: give at least one weight penalty")
+    splits = {name: data[name][:] for name in ('train', 'validation', 'test')}
+    features = {name: pooled_features(model, tokenizer, split['text'], max_length) for name, split in splits.items()}
+    mean, std = features['train'].mean(0), features['train'].std(0).clamp_min(1e-6)  # standardized on train
+    features = {name: (f - mean) / std for name, f in features.items()}
+    labels = {name: torch.tensor(split['label']) for name, split in splits.items()}
+    def score(linear, name): return accuracy(linear(features[name]).argmax(-1), labels[name])
+    fitted = {l2: _logistic_regression(features['train'], labels['train'], l2) for l2 in l2_grid}
+    validation = {l2: score(linear, 'validation') for l2, linear in fitted.items()}
+    best = max(l2_grid, key=lambda l2: (validation[l2], l2))  # ties: the stronger penalty
+    with torch.no_grad():
+        return {'test_accuracy': score(fitted[best], 'test'), 'validation_accuracy': validation[best], 'l2': best,
+                'train_accuracy': score(fitted[best], 'train'), 'test_examples': len(labels['test'])}
+
+def few_label(model, # a BERT or DistilBERT masked LM; its encoder is copied, not changed
+              tokenizer, # its tokenizer
+              data: datasets.DatasetDict, # `train` and `test` splits (`load_sentiment`)
+              sizes=(64, 256, 1024), # labelled training sentences per fine-tuning
+              seeds=(0, 1, 2), # each seed draws its own sentences (the same for every model) and seeds the run
+              steps: int = 100, # optimizer steps per fine-tuning, whatever the size
+              batch_size: int = 16, # sentences per step
+              cache: bool = True, # reuse `downstream`'s cached results
+              progress: bool = True, # a progress bar over the fine-tunings
+             ) -> dict:
+    """Full fine-tuning (`downstream`) on only `size` labelled training sentences, for each size and seed: size ->
+    the test accuracy of each seed, in the order of `seeds`."""
+    if not sizes: raise ValueError("sizes is empty: give at least one number of labelled sentences")
+    if not seeds: raise ValueError("seeds is empty: give at least one seed")
+    for size in sizes: check_number(size, 'size', 1, len(data['train']), integer=True)
+    runs = [(size, seed) for size in sizes for seed in seeds]
+    results = {size: [] for size in sizes}
+    for size, seed in progress_bar(runs, desc='few-label fine-tuning', disable=not progress):
+        chosen = data['train'].shuffle(seed=seed).select(range(size))
+        subset = datasets.DatasetDict(train=chosen, test=data['test'])
+        config = FineTuneConfig(max_steps=steps, batch_size=min(batch_size, size), seed=seed)
+        results[size].append(downstream(model, tokenizer, subset, config, cache=cache, progress=False)['test_accuracy'])
+    return results
+
 
 # %% ../nbs/06_evaluate.ipynb #22cfb24c
 PAPER = {  # Sanh et al. (2019): BERT-base vs DistilBERT

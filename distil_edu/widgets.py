@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 # %% auto #0
-__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'plot_dark_knowledge', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'plot_layer_choice', 'layer_choice_widget', 'MOBY_DICK_OPENING', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'masking_widget', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation', 'plot_comparison', 'compare_runs_widget', 'plot_soft_labels', 'plot_seeds', 'plot_sweep', 'task_sweep_widget', 'causal_dark_knowledge_widget', 'plot_temperature_profiles']
+__all__ = ['plot_probabilities', 'plot_temperatures', 'plot_entropy_curve', 'figure_png', 'knob_view', 'temperature_widget', 'plot_ranked', 'plot_top_tokens', 'plot_dark_knowledge', 'dark_knowledge_widget', 'plot_gradient_norms', 'plot_cosine_per_position', 'plot_loss_view', 'triple_loss_widget', 'plot_layer_map', 'plot_layer_choice', 'layer_choice_widget', 'MOBY_DICK_OPENING', 'masking_html', 'masking_legend', 'side_by_side', 'plot_masked_tokens', 'masking_widget', 'plot_history', 'LiveLossPlot', 'plot_speed', 'plot_losses', 'plot_retention', 'plot_ablation', 'plot_curves', 'plot_comparison', 'compare_runs_widget', 'plot_soft_labels', 'plot_seeds', 'plot_sweep', 'task_sweep_widget', 'causal_dark_knowledge_widget', 'plot_temperature_profiles']
 
 # %% ../nbs/00_temperature.ipynb #c0c0b001
 import io, threading
@@ -594,6 +594,35 @@ def plot_ablation(changes: dict, # run name -> measure -> change in points (`abl
                xlim=(low - 0.35 * (high - low + 1), high + 0.35 * (high - low + 1)))
         ax.axvline(0, color='black', lw=0.8)
     axes[0].figure.tight_layout()
+    return axes
+
+# %% ../nbs/07_ablation.ipynb #e7d00010
+def plot_curves(curves: dict, # from `learning_curves`
+                measure: str = 'accuracy', # 'accuracy', 'loss' or 'agreement'
+                axes=None, # one matplotlib Axes per start (teacher init, random init); default a new figure
+               ):
+    """Held-out `measure` against the step, one panel per start, one line per run with its seeds as a band (mean ±
+    one standard error), and the teacher's accuracy as a dashed line."""
+    import matplotlib.pyplot as plt
+    starts = sorted({name.split(',')[0] for name in curves['runs']}, key=lambda s: s != 'teacher init')
+    if axes is None: axes = plt.subplots(1, len(starts), figsize=(5.2 * len(starts), 3.3), sharey=True)[1]
+    axes = list(axes) if hasattr(axes, '__len__') else [axes]
+    scale = 100 if measure in ('accuracy', 'agreement') else 1
+    steps = curves['steps']
+    for ax, start in zip(axes, starts):
+        for name, run in curves['runs'].items():
+            if not name.startswith(start): continue
+            mean = [scale * m for m in run[f'{measure}_mean']]
+            error = [scale * e for e in run[f'{measure}_error']]
+            color = 'C0' if 'triple' in name else 'C1'
+            ax.plot(steps, mean, color=color, label=name.split(', ', 1)[1])
+            ax.fill_between(steps, [m - e for m, e in zip(mean, error)], [m + e for m, e in zip(mean, error)],
+                            color=color, alpha=0.25, linewidth=0)
+        if measure == 'accuracy':
+            ax.axhline(scale * curves['teacher_accuracy'][0], color='k', linestyle='--', linewidth=1, label='teacher')
+        ax.set(title=start, xlabel='step', ylabel=f"held-out {measure}" + (' (%)' if scale == 100 else ''))
+        ax.legend(fontsize=8)
+    axes[0].figure.suptitle(f"seeds {curves['seeds']}: mean ± one standard error", fontsize=9)
     return axes
 
 # %% ../nbs/07_ablation.ipynb #d7a10005

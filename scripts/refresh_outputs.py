@@ -7,6 +7,7 @@ the other cells stay as they were saved, so numbers the prose quotes (slow cells
 
     python scripts/refresh_outputs.py nbs/02_losses.ipynb --changed
     python scripts/refresh_outputs.py nbs/02_losses.ipynb --cells 3f2a9c1b 77d0e4aa
+    python scripts/refresh_outputs.py nbs/07_ablation.ipynb --changed --flags slow --leave-out 2a98fb63 ...
 """
 from __future__ import annotations
 import argparse, importlib.util, json, os, subprocess, sys
@@ -36,11 +37,20 @@ def changed_cells(path: Path, since: str = 'HEAD') -> set[str]:
     return {c.id for c in now.cells if c.cell_type == 'code' and before.get(c.id) != _code(c.source)}
 
 
-def refresh(path: Path, ids: set[str], flags: str = '') -> list[str]:
-    "Run `path` in a fresh kernel and copy the outputs of the cells `ids` into it; returns the ids refreshed."
+def refresh(path: Path, ids: set[str], flags: str = '', leave_out: set[str] = frozenset()) -> list[str]:
+    """Run `path` in a fresh kernel, without the cells `leave_out` (whose saved outputs stay), and copy the outputs of
+    the cells `ids` into it; returns the ids refreshed."""
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     os.environ.pop('MPLBACKEND', None)
-    executed, seconds, _ = bench.execute_chapter(path, bench.skipped_flags(flags))
+    source = path
+    if leave_out:  # a copy without them, in the chapter's folder so that relative paths still hold
+        notebook = nbformat.read(path, as_version=4)
+        notebook.cells = [c for c in notebook.cells if c.get('id') not in leave_out]
+        source = path.with_name(f'.refresh-{path.name}')
+        nbformat.write(notebook, source)
+    try: executed, seconds, _ = bench.execute_chapter(source, bench.skipped_flags(flags))
+    finally:
+        if source != path: source.unlink(missing_ok=True)
     errors = bench.error_outputs(executed)
     if errors: raise SystemExit(f'{path.name}: error outputs, nothing written:\n' + '\n'.join(errors))
     ran = {c.id: c for c in executed.cells if c.cell_type == 'code'}
@@ -64,10 +74,13 @@ def main(argv=None):
     parser.add_argument('--changed', action='store_true', help='refresh the cells that are new or changed since HEAD')
     parser.add_argument('--since', default='HEAD', help='with --changed: the git revision to compare with (default HEAD)')
     parser.add_argument('--flags', default='', help='test flags whose cells run too, e.g. "slow"')
+    parser.add_argument('--leave-out', nargs='*', default=[],
+                        help='ids of cells not to run (e.g. long runs whose saved outputs stay); later cells must not '
+                             'need them')
     args = parser.parse_args(argv)
     ids = set(args.cells) | (changed_cells(args.notebook, args.since) if args.changed else set())
     if not ids: raise SystemExit('no cells chosen: pass --cells ID ... or --changed')
-    refresh(args.notebook, ids, args.flags)
+    refresh(args.notebook, ids, args.flags, set(args.leave_out))
     subprocess.run(['nbdev_clean', '--fname', str(args.notebook)], cwd=ROOT, check=False)
 
 
