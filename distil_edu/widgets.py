@@ -623,6 +623,7 @@ def plot_curves(curves: dict, # from `learning_curves`
         ax.set(title=start, xlabel='step', ylabel=f"held-out {measure}" + (' (%)' if scale == 100 else ''))
         ax.legend(fontsize=8)
     axes[0].figure.suptitle(f"seeds {curves['seeds']}: mean ± one standard error", fontsize=9)
+    axes[0].figure.tight_layout()
     return axes
 
 # %% ../nbs/07_ablation.ipynb #d7a10005
