@@ -775,5 +775,8 @@ def plot_temperature_profiles(profiles: dict, # name -> `temperature_profile`
     axes[0].set(xlabel='temperature T', ylabel='entropy / log2 V', ylim=(0, 1.05), title='how flat the targets are')
     axes[1].set(xlabel='temperature T', ylabel=f"mass of the top {p['k']}", ylim=(0, 1.05),
                 title='how much is in the head')
-    for ax in axes: ax.legend(fontsize=8); ax.set_xticks(p['temperature'], [f'{t:g}' for t in p['temperature']])
+    for ax, corner in zip(axes, ('lower right', 'upper right')):  # the corners the curves leave empty
+        ax.legend(fontsize=8, loc=corner)
+        ax.minorticks_off()  # a log axis labels its minor ticks too: only the temperatures measured are labelled
+        ax.set_xticks(p['temperature'], [f'{t:g}' for t in p['temperature']])
     return axes
