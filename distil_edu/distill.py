@@ -16,9 +16,10 @@ from fastcore.basics import patch
 from safetensors.torch import load_file, save_file
 
 from .temperature import check_number
-from .checkpoint import (_finish_rotation, _set_rng_state, checkpoint_folders, load_checkpoint, load_step,
-                                   save_checkpoint, stop_requested)
-from .parallel import pick_device, world
+from .checkpoint import (CheckpointError, _finish_rotation, _set_rng_state, checkpoint_folders,
+                                   find_checkpoint, load_checkpoint, load_step, save_checkpoint, stop_requested)
+from .parallel import (ProcessGroupError, collective_failed, lost_process_message, missing_ranks,
+                                 pick_device, world)
 from .teacher import masked_lm_report, mlm_parts, model_device, reuse_freed_memory
 from .losses import cosine_loss, logit_losses, triple_loss
 from .corpus import progress, quiet_loading
@@ -74,6 +75,7 @@ class DistilConfig:
     teacher_cache: str | None = None # a folder: the teacher's outputs, computed once for the runs that share them
     teacher_cache_gb: float = 4.0 # the teacher cache's size limit; past it the teacher's outputs are not stored
     fused_loss: bool = True # L_ce, L_mlm and their gradient in one pass (02's `logit_losses`); False: autograd
+    collective_timeout: float = 600.0 # seconds a process waits for the others (several processes), then stops
     # what to distil (used by `run` and the command line)
     teacher: str = 'offline' # 'offline', a hub name (e.g. bert-base-uncased) or a folder of a BERT masked LM
     corpus: str | None = None # None: the default corpus; or a folder, a text file, or a hub data set
@@ -89,6 +91,9 @@ class DistilConfig:
     def accumulation_steps(self, world_size: int = 1, # number of processes
                           ) -> int:
         "Micro-batches each process runs per optimizer step."
+        if self.batch_size < world_size:
+            raise ValueError(f"batch_size={self.batch_size} is smaller than the number of processes ({world_size}): "
+                             "each process needs at least one sequence per step")
         per_pass = self.micro_batch_size * world_size
         if self.batch_size % per_pass:
             raise ValueError(f"batch_size={self.batch_size} must be a multiple of micro_batch_size × processes = "
@@ -139,6 +144,7 @@ def _check_config(config: DistilConfig):
     number('max_length', 3, integer=True)
     number('seed', low=0, integer=True)
     number('time_budget', positive=True, optional=True)
+    number('collective_timeout', positive=True)
     number('teacher_cache_gb', positive=True)
     if config.teacher_cache is not None and not isinstance(config.teacher_cache, (str, Path)):
         raise TypeError(f"teacher_cache must be a folder or None, got {config.teacher_cache!r}")
@@ -407,7 +413,7 @@ def _write(self: TeacherCache, path: Path, hidden: torch.Tensor):
 # %% ../nbs/05_distill.ipynb #9de5aae8
 RESUMABLE = ('micro_batch_size', 'time_budget', 'log_every', 'eval_every', 'checkpoint_every', 'valid_sequences',
              'output_dir', 'resume', 'overwrite', 'progress', 'device', 'compile', 'teacher_cache',
-             'teacher_cache_gb', 'fused_loss')  # settings a resumed run may change
+             'teacher_cache_gb', 'fused_loss', 'collective_timeout')  # settings a resumed run may change
 
 def _rows(data, indices) -> list:
     "The token-id lists of `data` (a `datasets.Dataset` with `input_ids`, or a list of lists) at `indices`."
@@ -610,14 +616,27 @@ def _check_finite(self: Distiller, terms: dict):
     bad = [f"{name} = {value}" for name, value in terms.items() if name != 'loss' and not math.isfinite(value)]
     if not bad and all(math.isfinite(v) for v in terms.values()): return
     bad = bad or [f"{name} = {value}" for name, value in terms.items()]
-    checkpoint = self.output_dir/'checkpoint'
-    kept = (f"the last good checkpoint (step {load_step(checkpoint)}) is kept in {checkpoint}"
-            if checkpoint_folders(checkpoint) else "no checkpoint was written yet")
     self._flush_log()
     raise FloatingPointError(
-        f"step {self.step + 1}: {', '.join(bad)}: not finite. Training stopped before the update; {kept}. "
+        f"step {self.step + 1}: {', '.join(bad)}: not finite. Training stopped before the update; {self._kept()}. "
         "Try a lower learning_rate or check the data."
     )
+
+@patch
+def _kept(self: Distiller) -> str:
+    "Which checkpoint a stopped run can go on from, for its error message."
+    checkpoint = self.output_dir/'checkpoint'
+    try: step = find_checkpoint(checkpoint, say=lambda message: None)[1]
+    except (FileNotFoundError, CheckpointError): return "no checkpoint was written yet"
+    return f"the last good checkpoint (step {step}) is kept in {checkpoint}"
+
+@patch
+def _lost(self: Distiller, error: RuntimeError):
+    "Raise `ProcessGroupError` when `error` is a collective that another process left; else `error` itself."
+    if self.world_size == 1 or not collective_failed(error): raise error
+    message = lost_process_message(error, f"step {self.step + 1}", missing_ranks())
+    raise ProcessGroupError(f"{message}; {self._kept()}. Start the run again with resume 'auto' (torchrun's "
+                            "--max-restarts does so by itself)") from None
 
 # %% ../nbs/05_distill.ipynb #6bc0dd4e
 # Resuming is the first thing a `Distiller` does: with `resume`, it loads the newest valid checkpoint (chapter 04b)
@@ -723,43 +742,48 @@ def fit(self: Distiller,
     on_log = on_log if self.is_main else None
     started, self.stopped_by, step_times = time.perf_counter(), None, []
     with stop_requested() as signalled, contextlib.closing(bar):
-        while self.step < self.planned_steps:
-            step_started = time.perf_counter()
-            record = self.train_step()
-            seconds = time.perf_counter() - step_started
-            record['tokens_per_second'], record['seconds'] = record.pop('tokens') / seconds, seconds
-            step_times.append(seconds)
-            if config.time_budget is not None and len(step_times) == 3:  # fit the schedule to the budget, once
-                fits = self._from_main(steps_in_budget(
-                    self.step, time.perf_counter() - started, 60 * config.time_budget, statistics.median(step_times),
-                    self.valid_seconds, config.eval_every))
-                if fits < self.planned_steps:
-                    self.planned_steps, bar.total = fits, fits
-                    bar.write(f"The time budget ({config.time_budget:g} min) holds about {fits} of the "
-                              f"{config.max_steps} steps: the learning rate now decays to 0 at step {fits}.")
-            record['planned_steps'] = self.planned_steps
-            self._record(record)
-            bar.update(); bar.set_postfix({**{k: f'{record[k]:.3f}' for k in ('loss', 'ce', 'mlm', 'cos')},
-                                           'tok_s': f"{record['tokens_per_second']:,.0f}", 'lr': f"{record['lr']:.2e}"})
-            over_budget = self._any_process(
-                config.time_budget is not None and time.perf_counter() - started > 60 * config.time_budget
-            )
-            interrupted = self._any_process(signalled['stop'])
-            end = self.step == self.planned_steps
-            last = end or over_budget or interrupted
-            if self.step % config.eval_every == 0 or end or over_budget:
-                self.validate(bar if config.progress else None)  # progress=False: no line per validation
-            if self.step % config.log_every == 0 or end:
-                self._flush_log()
-                if on_log: on_log(self.history, config)
-            if self.step % config.checkpoint_every == 0 or last: self.save_checkpoint()
-            if over_budget or interrupted:
-                self.stopped_by = 'time budget' if over_budget else signalled['by'] or 'a signal to another process'
-                bar.write(f"Stopped after step {self.step} of {self.planned_steps} ({self.stopped_by}); checkpoint in "
-                          f"{self.output_dir/'checkpoint'}. Continue with resume=True.")
-                break
+        try:  # several processes: one that dies or hangs stops the others with a message naming it (04c)
+            while self.step < self.planned_steps:
+                step_started = time.perf_counter()
+                record = self.train_step()
+                seconds = time.perf_counter() - step_started
+                record['tokens_per_second'], record['seconds'] = record.pop('tokens') / seconds, seconds
+                step_times.append(seconds)
+                if config.time_budget is not None and len(step_times) == 3:  # fit the schedule to the budget, once
+                    fits = self._from_main(steps_in_budget(
+                        self.step, time.perf_counter() - started, 60 * config.time_budget,
+                        statistics.median(step_times), self.valid_seconds, config.eval_every))
+                    if fits < self.planned_steps:
+                        self.planned_steps, bar.total = fits, fits
+                        bar.write(f"The time budget ({config.time_budget:g} min) holds about {fits} of the "
+                                  f"{config.max_steps} steps: the learning rate now decays to 0 at step {fits}.")
+                record['planned_steps'] = self.planned_steps
+                self._record(record)
+                bar.update()
+                bar.set_postfix({**{k: f'{record[k]:.3f}' for k in ('loss', 'ce', 'mlm', 'cos')},
+                                 'tok_s': f"{record['tokens_per_second']:,.0f}", 'lr': f"{record['lr']:.2e}"})
+                over_budget = self._any_process(
+                    config.time_budget is not None and time.perf_counter() - started > 60 * config.time_budget
+                )
+                interrupted = self._any_process(signalled['stop'])
+                end = self.step == self.planned_steps
+                last = end or over_budget or interrupted
+                if self.step % config.eval_every == 0 or end or over_budget:
+                    self.validate(bar if config.progress else None)  # progress=False: no line per validation
+                if self.step % config.log_every == 0 or end:
+                    self._flush_log()
+                    if on_log: on_log(self.history, config)
+                if self.step % config.checkpoint_every == 0 or last: self.save_checkpoint()
+                if over_budget or interrupted:
+                    self.stopped_by = 'time budget' if over_budget else signalled['by'] or 'a signal to another process'
+                    bar.write(f"Stopped after step {self.step} of {self.planned_steps} ({self.stopped_by}); checkpoint "
+                              f"in {self.output_dir/'checkpoint'}. Continue with resume=True.")
+                    break
+        except RuntimeError as error: self._lost(error)
     if on_log: on_log(self.history, config)
-    if not self.interrupted: self.save_student()  # after a signal the run is meant to go on: the checkpoint is enough
+    try:
+        if not self.interrupted: self.save_student()  # after a signal the run goes on later: the checkpoint is enough
+    except RuntimeError as error: self._lost(error)
     return self.history
 
 # %% ../nbs/05_distill.ipynb #df6b75d9

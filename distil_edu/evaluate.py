@@ -485,7 +485,7 @@ class Budget:
 # `DistilConfig` fields that do not change the trained student
 RUN_ONLY = ('output_dir', 'resume', 'overwrite', 'progress', 'device', 'compile', 'log_every', 'eval_every',
             'checkpoint_every', 'valid_sequences', 'micro_batch_size', 'teacher_cache', 'teacher_cache_gb',
-            'fused_loss')
+            'fused_loss', 'collective_timeout')
 
 def _digest(*parts) -> str:
     "A short hash of `parts`: strings, tensors, data sets of token ids (`input_ids`), or sequences of rows."

@@ -4,36 +4,44 @@
 
 # %% ../nbs/04c_parallel.ipynb #c4c0a004
 from __future__ import annotations
-import contextlib, os
+import contextlib, datetime, json, os, re, time
 
 import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['world', 'init_distributed', 'main_process_first', 'pick_device']
+__all__ = ['COLLECTIVE_TIMEOUT', 'world', 'init_distributed', 'pick_device', 'ProcessGroupError', 'collective_failed',
+           'missing_ranks', 'lost_process_message', 'stop_if_a_process_is_lost', 'main_process_first',
+           'same_settings_everywhere']
 
 # %% ../nbs/04c_parallel.ipynb #cb75aef4
+COLLECTIVE_TIMEOUT = 600.0  # seconds; NCCL's own default (gloo's is 1800): a run's `collective_timeout` sets it
+
 def world() -> tuple:
     "(rank, number of processes, local rank) of this process; (0, 1, 0) when torch.distributed is not running."
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', 0))
     return 0, 1, 0
 
-def init_distributed() -> tuple:
+_timeout = {'seconds': COLLECTIVE_TIMEOUT}
+
+def init_distributed(timeout: float | None = None, # seconds a collective waits for the others; None: COLLECTIVE_TIMEOUT
+                    ) -> tuple:
     "Join the process group `torchrun` describes (gloo on CPU, NCCL on GPU), if any; return `world()`."
     if int(os.environ.get('WORLD_SIZE', 1)) > 1 and not dist.is_initialized():
         if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+        _timeout['seconds'] = timeout or COLLECTIVE_TIMEOUT
+        backend, wait = 'nccl' if torch.cuda.is_available() else 'gloo', datetime.timedelta(seconds=_timeout['seconds'])
+        restart = os.environ.get('TORCHELASTIC_RESTART_COUNT')
+        if os.environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True' and restart is not None:
+            # a group restarted by torchrun's agent shares the agent's store with the group before it, whose addresses
+            # are still there (pytorch issue 135712): each start of the group gets keys of its own
+            store = dist.TCPStore(os.environ['MASTER_ADDR'], int(os.environ['MASTER_PORT']), is_master=False,
+                                  timeout=wait)
+            dist.init_process_group(backend, store=dist.PrefixStore(f'distil_edu/start_{restart}', store), timeout=wait,
+                                    rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']))
+        else: dist.init_process_group(backend, timeout=wait)
     return world()
-
-@contextlib.contextmanager
-def main_process_first():
-    "Rank 0 runs the block first (downloads, caches), the other processes after it."
-    rank, world_size, _ = world()
-    if world_size > 1 and rank != 0: dist.barrier()
-    try: yield
-    finally:
-        if world_size > 1 and rank == 0: dist.barrier()
 
 def pick_device(device: str | None = None, # e.g. 'cpu', 'cuda', 'cuda:1'; None: 'cuda' when there is a GPU, else 'cpu'
                 local_rank: int = 0, # this process's GPU on its machine, when `device` names no GPU index
@@ -49,3 +57,91 @@ def pick_device(device: str | None = None, # e.g. 'cpu', 'cuda', 'cuda:1'; None:
     if device.type == 'cuda' and device.index is not None and device.index >= torch.cuda.device_count():
         raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} GPU(s)")
     return torch.device('cuda', local_rank) if device.type == 'cuda' and device.index is None else device
+
+# %% ../nbs/04c_parallel.ipynb #c4c0f002
+class ProcessGroupError(RuntimeError):
+    "Another process of the run died, hung or failed: this one stops too, with a message naming it."
+
+_BROKEN = re.compile(r'Connection (reset|closed|refused)|Broken pipe|[Ss]ocket closed')
+_SILENT = re.compile(r'[Tt]imed out|[Tt]imeout')
+
+def collective_failed(error: BaseException, # an exception raised by a torch.distributed call
+                     ) -> bool:
+    "Whether `error` is a collective that failed because another process is gone or silent (gloo's or NCCL's words)."
+    if isinstance(error, ProcessGroupError) or not isinstance(error, RuntimeError): return False
+    text = str(error)
+    return bool(_BROKEN.search(text) or _SILENT.search(text)) or '/gloo/' in text or 'NCCL' in text
+
+def missing_ranks(grace: float = 3.0, # seconds to wait for the other surviving processes to check in
+                 ) -> list | None:
+    "Check in to the rendezvous store; the ranks that do not within `grace` seconds (None when the store is gone too)."
+    rank, world_size, _ = world()
+    generation = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')  # keys of an earlier start of the group do not count
+    keys = [f'distil_edu/alive/{generation}/{r}' for r in range(world_size)]
+    try:
+        store = dist.distributed_c10d._get_default_store()
+        store.set(keys[rank], '1')
+        deadline = time.monotonic() + grace
+        while True:
+            missing = [r for r, key in enumerate(keys) if not store.check([key])]
+            if not missing or time.monotonic() > deadline: return missing
+            time.sleep(0.1)
+    except Exception: return None  # the store lived in a process that is gone (rank 0, without torchrun's agent)
+
+def lost_process_message(error: BaseException, # the failed collective's exception
+                         doing: str, # what this process was doing, e.g. 'step 3'
+                         missing: list | None, # `missing_ranks()`
+                        ) -> str:
+    "One line: which rank was lost, how it showed, and what this process was doing."
+    rank, world_size, _ = world()
+    text = str(error)
+    if _BROKEN.search(text): how = 'its connection closed: it was killed or crashed'
+    elif _SILENT.search(text): how = f"no answer within collective_timeout = {_timeout['seconds']:g} s: it hangs"
+    else: how = text.split('. ')[0]
+    if missing is None: who = 'the process holding the rendezvous store (rank 0)'
+    elif missing: who = f"rank {', '.join(map(str, missing))}"
+    else: who, how = 'no process (all are alive)', f"yet a collective failed: {text.split('. ')[0]}"
+    return f"rank {rank} of {world_size}: lost {who} ({how}) during {doing}; this process stops too"
+
+@contextlib.contextmanager
+def stop_if_a_process_is_lost(doing: str = 'the run', # what the block does, for the message
+                             ):
+    "Turn a collective that fails because another process died or hangs into a `ProcessGroupError` naming it."
+    try: yield
+    except RuntimeError as error:
+        if world()[1] == 1 or not collective_failed(error): raise
+        raise ProcessGroupError(lost_process_message(error, doing, missing_ranks())) from None
+
+@contextlib.contextmanager
+def main_process_first():
+    "Rank 0 runs the block first (downloads, caches), the others after it; if rank 0 fails there, every process stops."
+    rank, world_size, _ = world()
+    if world_size == 1:
+        yield
+        return
+    with stop_if_a_process_is_lost('the preparation of the shared files'):
+        if rank != 0:
+            news = [None]; dist.broadcast_object_list(news, src=0)
+            if news[0]:
+                raise ProcessGroupError(f"rank {rank} of {world_size}: rank 0 failed while preparing the shared files "
+                                        f"(teacher, corpus), so this process stops too: {news[0]}")
+            yield
+            return
+        try: yield
+        except BaseException as error:
+            dist.broadcast_object_list([f"{type(error).__name__}: {' '.join(str(error).split())}"], src=0); raise
+        dist.broadcast_object_list([''], src=0)
+
+def same_settings_everywhere(settings: dict, # this process's settings, e.g. `asdict(config)`
+                            ):
+    "Raise `ValueError` naming the settings the processes disagree on (in every process alike)."
+    rank, world_size, _ = world()
+    if world_size == 1: return
+    everyone = [None] * world_size
+    with stop_if_a_process_is_lost('the comparison of settings'): dist.all_gather_object(everyone, settings)
+    differ = sorted({k for s in everyone for k in set(s) | set(everyone[0]) if s.get(k) != everyone[0].get(k)})
+    if differ:
+        detail = '; '.join(f"{k}: " + ', '.join(f"rank {r} {json.dumps(s.get(k))}" for r, s in enumerate(everyone))
+                           for k in differ)
+        raise ValueError(f"the processes were started with different settings ({detail}): start them with the same "
+                         "command and config file")

@@ -12,7 +12,8 @@ import torch
 import torch.distributed as dist
 
 from .checkpoint import EXIT_CODES, CheckpointError
-from .parallel import init_distributed, main_process_first, pick_device
+from .parallel import (ProcessGroupError, init_distributed, main_process_first, pick_device,
+                                 same_settings_everywhere, stop_if_a_process_is_lost)
 from .corpus import load_corpus, tokenize_and_pack
 from .teacher import load_teacher
 from .student import count_parameters, make_student, median_latency
@@ -22,7 +23,7 @@ from .teacher import mlm_parts
 
 # %% auto #0
 __all__ = ['PRESETS', 'USER_ERRORS', 'read_config_file', 'config_from_args', 'describe', 'inference_speeds', 'run_table',
-           'summarize', 'run', 'main']
+           'summarize', 'SettingsError', 'run', 'main']
 
 # %% ../nbs/05a_train.ipynb #af828943
 PRESETS = {  # named sets of settings for `--preset`
@@ -196,14 +197,20 @@ def summarize(distiller: Distiller, # a `Distiller` after `fit`, with validation
     }
 
 # %% ../nbs/05a_train.ipynb #03e8fde0
+class SettingsError(ValueError):
+    "A setting every process rejects alike: rank 0 alone reports it."
+
 def run(config: DistilConfig | None = None, # settings; `teacher`, `corpus` and `student_layers` say what to distil
         on_log=None, # passed to `Distiller.fit`, e.g. `LiveLossPlot()` in a notebook
        ) -> dict:
     """Distil end to end: teacher, corpus, student from `make_student`, `Distiller.fit`, then measure. Rank 0 prints
     and returns the results."""
     config = config or DistilConfig()
-    rank, world_size, _ = init_distributed()
-    config.accumulation_steps(world_size); pick_device(config.device)  # settings errors before minutes of loading
+    rank, world_size, _ = init_distributed(config.collective_timeout)
+    try:  # settings errors before minutes of loading; every process finds the same, rank 0 reports it
+        same_settings_everywhere(asdict(config))
+        config.accumulation_steps(world_size); pick_device(config.device)
+    except ValueError as error: raise SettingsError(str(error)) from None
     prepare_output_dir(config, write=rank == 0)
     started = time.perf_counter()
     with main_process_first():  # builds or downloads once, then the other processes read the caches
@@ -219,15 +226,16 @@ def run(config: DistilConfig | None = None, # settings; `teacher`, `corpus` and 
             f"{len(train):,} training and {len(valid):,} held-out sequences of up to {config.max_length} tokens; "
             f"student: {student.config.n_layers} layers from teacher layers {student.config.teacher_layers}"
         )
-    distiller = Distiller(teacher, student, config, train, valid, tokenizer=tokenizer, token_counts=counts)
+    with stop_if_a_process_is_lost('the start of the run'):
+        distiller = Distiller(teacher, student, config, train, valid, tokenizer=tokenizer, token_counts=counts)
     distiller.fit(on_log)
-    if distiller.interrupted:
-        if rank == 0:
-            print(
-                f"Interrupted ({distiller.stopped_by}) after step {distiller.step}: continue with the same command and "
-                f"--resume auto (checkpoint in {Path(config.output_dir) / 'checkpoint'})",
-                flush=True,
-            )
+    if distiller.interrupted:  # every process says where it stopped: after the same step
+        who = f"rank {rank}: " if world_size > 1 else ''
+        sys.stdout.write(  # one write: the lines of several processes do not interleave
+            f"{who}Interrupted ({distiller.stopped_by}) after step {distiller.step}: continue with the same command "
+            f"and --resume auto (checkpoint in {Path(config.output_dir) / 'checkpoint'})\n"
+        )
+        sys.stdout.flush()
         return {'stopped_by': distiller.stopped_by, 'steps': distiller.step}
     if rank != 0: return {}
     results = summarize(distiller, time.perf_counter() - started)
@@ -248,22 +256,29 @@ USER_ERRORS = (
     FloatingPointError,
 )  # one line on the command line, no traceback
 
-def _fail(error: BaseException):
-    """Exit with status 2 and the error as one line, as argparse does for a bad option (DISTIL_EDU_TRACEBACK=1: the
-    traceback)."""
+def _fail(error: BaseException, settings: bool = False):
+    """Exit with the error as one line and status 2, as argparse does for a bad option, or 1 when another process was
+    lost. Under `torchrun` rank 0 alone reports a bad setting; other errors name their rank. (DISTIL_EDU_TRACEBACK=1:
+    the traceback.)"""
     if os.environ.get('DISTIL_EDU_TRACEBACK') == '1': raise error
-    print(f"distil_edu_train: error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
-    sys.exit(2)
+    rank, world_size = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
+    settings = settings or isinstance(error, SettingsError)
+    if rank == 0 or not settings:
+        named = settings or isinstance(error, ProcessGroupError)  # its message names the rank, or no rank matters
+        where = f" (rank {rank})" if world_size > 1 and not named else ''
+        sys.stderr.write(f"distil_edu_train: error{where}: {' '.join(str(error).split())}\n")  # one write: lines of
+        sys.stderr.flush()  # several processes do not interleave
+    sys.exit(1 if isinstance(error, ProcessGroupError) else 2)
 
 def main(argv: list | None = None, # command-line arguments; None: `sys.argv[1:]`
         ):
     "The command line: `distil_edu_train` or `python -m distil_edu.train`, also under `torchrun`."
     try: config = config_from_args(argv)
-    except USER_ERRORS as e: _fail(e)
-    rank, _, _ = init_distributed()
+    except USER_ERRORS as e: _fail(e, settings=True)
+    rank, _, _ = init_distributed(config.collective_timeout)
     if rank == 0: print(f"Settings:\n{describe(config)}\n", flush=True)
     try: results = run(config)
-    except USER_ERRORS as e: _fail(e)
+    except (*USER_ERRORS, ProcessGroupError) as e: _fail(e)
     finally:
         if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
     if results.get('stopped_by'):
