@@ -61,6 +61,8 @@ def pick_device(device: str | None = None, # e.g. 'cpu', 'cuda', 'cuda:1'; None:
 # %% ../nbs/04c_parallel.ipynb #c4c0f002
 class ProcessGroupError(RuntimeError):
     "Another process of the run died, hung or failed: this one stops too, with a message naming it."
+    def __init__(self, message: str, # which rank was lost, how it showed, what this process was doing
+                ): super().__init__(message)
 
 _BROKEN = re.compile(r'Connection (reset|closed|refused)|Broken pipe|[Ss]ocket closed')
 _SILENT = re.compile(r'[Tt]imed out|[Tt]imeout')

@@ -199,6 +199,8 @@ def summarize(distiller: Distiller, # a `Distiller` after `fit`, with validation
 # %% ../nbs/05a_train.ipynb #03e8fde0
 class SettingsError(ValueError):
     "A setting every process rejects alike: rank 0 alone reports it."
+    def __init__(self, message: str, # the setting and what is wrong with it
+                ): super().__init__(message)
 
 def run(config: DistilConfig | None = None, # settings; `teacher`, `corpus` and `student_layers` say what to distil
         on_log=None, # passed to `Distiller.fit`, e.g. `LiveLossPlot()` in a notebook
