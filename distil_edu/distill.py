@@ -19,7 +19,7 @@ from .temperature import check_number
 from .checkpoint import (CheckpointError, _finish_rotation, _set_rng_state, checkpoint_folders,
                                    find_checkpoint, load_checkpoint, load_step, save_checkpoint, stop_requested)
 from .parallel import (ProcessGroupError, collective_failed, lost_process_message, missing_ranks,
-                                 pick_device, world)
+                                 pick_device, same_settings_everywhere, world)
 from .teacher import masked_lm_report, mlm_parts, model_device, reuse_freed_memory
 from .losses import cosine_loss, logit_losses, triple_loss
 from .corpus import progress, quiet_loading
@@ -647,6 +647,7 @@ def _start_or_resume(self: Distiller) -> bool:
     """Resume from `output_dir/checkpoint` when `resume` says so; whether it did (a fresh start clears the folder in
     `fit`)."""
     config, checkpoint = self.config, self.output_dir/'checkpoint'
+    same_settings_everywhere(asdict(config))  # several processes: started alike, or a ValueError naming the settings
     resumed = prepare_output_dir(config, write=self.is_main)
     if resumed and self.is_main: _finish_rotation(checkpoint)  # a kill may have struck between two renames
     self._barrier()

@@ -78,6 +78,7 @@ def missing_ranks(grace: float = 3.0, # seconds to wait for the other surviving 
                  ) -> list | None:
     "Check in to the rendezvous store; the ranks that do not within `grace` seconds (None when the store is gone too)."
     rank, world_size, _ = world()
+    if world_size == 1: return []
     generation = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')  # keys of an earlier start of the group do not count
     keys = [f'distil_edu/alive/{generation}/{r}' for r in range(world_size)]
     try:
@@ -101,7 +102,7 @@ def lost_process_message(error: BaseException, # the failed collective's excepti
     elif _SILENT.search(text): how = f"no answer within collective_timeout = {_timeout['seconds']:g} s: it hangs"
     else: how = text.split('. ')[0]
     if missing is None: who = 'the process holding the rendezvous store (rank 0)'
-    elif missing: who = f"rank {', '.join(map(str, missing))}"
+    elif missing: who = f"rank{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))}"
     else: who, how = 'no process (all are alive)', f"yet a collective failed: {text.split('. ')[0]}"
     return f"rank {rank} of {world_size}: lost {who} ({how}) during {doing}; this process stops too"
 

@@ -43,7 +43,7 @@ def write_text_corpus(folder, documents: int = 12, sentences: int = 60, seed: in
         with open(os.path.join(folder, f'doc{d:02d}.txt'), 'w') as f: f.write(text + '\n')
     return folder
 
-def tiny_run(output_dir, micro_batch_size: int = 2, steps: int = 5) -> dict:
+def tiny_run(output_dir, micro_batch_size: int = 2, steps: int = 5, learning_rate: float = 1e-3) -> dict:
     """Distil the tiny teacher (dropout off) for `steps` steps of 8 sequences, in this process or as one rank of a `torchrun` group.
     Rank 0 returns the per-step losses and terms and the final student's parameters; other ranks return {}."""
     from distil_edu.distill import DistilConfig, Distiller
@@ -53,7 +53,7 @@ def tiny_run(output_dir, micro_batch_size: int = 2, steps: int = 5) -> dict:
     tokenizer = load_tokenizer()
     teacher = tiny_teacher(len(tokenizer), dropout=0.0)  # no dropout: one process and several must compute the very same numbers
     sequences = token_sequences(tokenizer)
-    config = DistilConfig(batch_size=8, micro_batch_size=micro_batch_size, max_steps=steps, learning_rate=1e-3, smoothing=None,
+    config = DistilConfig(batch_size=8, micro_batch_size=micro_batch_size, max_steps=steps, learning_rate=learning_rate, smoothing=None,
                           output_dir=str(output_dir), overwrite=True, progress=False, eval_every=2, checkpoint_every=2,
                           valid_sequences=8, device='cpu')
     distiller = Distiller(teacher, make_student(teacher), config, sequences[8:], sequences[:8], tokenizer=tokenizer)

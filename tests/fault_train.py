@@ -2,8 +2,8 @@
 
     torchrun --nproc_per_node 2 ... fault_train.py [train options]      (DISTIL_EDU_FAULT=KIND:RANK:ARGUMENT)
 
-The fault fires only in the first start of the group (`TORCHELASTIC_RESTART_COUNT` 0), so a group the agent restarts runs
-clean, as a job does after a node is replaced. KIND is one of
+The fault fires only in the first start of the group (`TORCHELASTIC_RESTART_COUNT` 0), so a group the agent
+restarts runs clean, as a job does after a node is replaced. KIND is one of
 - `kill-in-step` (ARGUMENT: step N, from 1): SIGKILL between the micro-batches of training step N;
 - `kill-in-save` (ARGUMENT: K): SIGKILL halfway through the K-th file write of the checkpoints (rank 0 writes them);
 - `stop-in-step` (N): SIGSTOP in step N: the process hangs, alive, the way a stuck GPU or a swapped-out node does;
@@ -11,7 +11,8 @@ clean, as a job does after a node is replaced. KIND is one of
 - `nan-in-step` (N): this rank's losses of step N are NaN;
 - `fail-prepare`: this rank fails while it reads the corpus (inside `main_process_first`);
 - `setting` (ARGUMENT: NAME=VALUE): this rank alone is started with `--NAME VALUE`;
-- `slow` (ARGUMENT: seconds): each training step takes that much longer (RANK `*`: every rank), for a signal from outside.
+- `slow` (ARGUMENT: seconds): each training step takes that much longer (RANK `*`: every rank), for a signal from
+  outside.
 Every other rank runs the unchanged command. The wrapper prints `fault fired` to stderr when it strikes.
 """
 import os, signal, sys, time
@@ -50,7 +51,8 @@ if here and kind in ('kill-in-step', 'stop-in-step', 'sigterm-in-step', 'nan-in-
             if calls[0] == 1: fire(lambda: None)
             return {name: value * float('nan') for name, value in shares.items()}
         if calls[0] == 2:  # between the first and the second micro-batch of the step
-            signals = {'kill-in-step': signal.SIGKILL, 'stop-in-step': signal.SIGSTOP, 'sigterm-in-step': signal.SIGTERM}
+            signals = {'kill-in-step': signal.SIGKILL, 'stop-in-step': signal.SIGSTOP,
+                       'sigterm-in-step': signal.SIGTERM}
             fire(lambda: os.kill(os.getpid(), signals[kind]))
         return shares
 

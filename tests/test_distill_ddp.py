@@ -32,3 +32,16 @@ def test_two_processes_match_one(tmp_path):
         assert (tmp_path/name/'student'/'config.json').exists()
         log = [json.loads(line) for line in (tmp_path/name/'log.jsonl').read_text().splitlines()]
         assert [r['step'] for r in log if r['kind'] == 'train'] == [1, 2, 3, 4, 5]
+
+
+def test_processes_started_with_different_settings_refuse_to_train(tmp_path):
+    "A `Distiller` in several processes compares their settings first: a difference is a ValueError in every one."
+    env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false'}
+    done = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', WORKER,
+                           '--out', 'two.json', '--output_dir', 'two', '--rank_1_learning_rate', '0.01'],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and not (tmp_path/'two.json').exists()
+    for rank in (0, 1):
+        assert (f"rank {rank}: ValueError: the processes were started with different settings (learning_rate: rank 0 "
+                "0.001, rank 1 0.01)") in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    assert not (tmp_path/'two'/'checkpoint').exists()  # refused before the first step
