@@ -190,7 +190,8 @@ def extract_sentiment(sdist: str | Path, # the source tarball of `SENTIMENT_PACK
             content = inner.extractfile(found).read()
     Path(dest).mkdir(parents=True, exist_ok=True)
     path = Path(dest)/SENTIMENT_FILE
-    path.write_bytes(content)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # written whole, then renamed: a process reading
+    partial.write_bytes(content); os.replace(partial, path)  # the file meanwhile sees none or all of it
     return path
 
 def fetch_sentiment(dest: str | Path | None = None, # target folder; default `data/sentiment`

