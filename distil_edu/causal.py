@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .temperature import check_number, entropy, softmax_with_temperature
-from .corpus import cache_dir, quiet_loading
+from .corpus import cache_dir, quiet_loading, write_whole
 from .teacher import hub_available, masked_lm_report, mlm_parts, tail_mass
 from .student import every_other_layer, student_layers
 from .losses import cosine_loss, mlm_loss, soft_target_loss
@@ -515,7 +515,7 @@ def causal_run(teacher, # the causal teacher
               'train': [{k: r[k] for k in ('step', 'loss', 'ce', 'mlm', 'tokens_per_second')} for r in history
                         if r['kind'] == 'train'],
               'generations': generations(student, tokenizer)}
-    folder.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(result))
+    write_whole(path, json.dumps(result))
     return {**result, 'cached': False}
 
 # %% ../nbs/10_causal.ipynb #221d1638

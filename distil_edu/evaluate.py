@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .temperature import check_number
-from .corpus import cache_dir, data_dir, quiet_loading
+from .corpus import cache_dir, data_dir, quiet_loading, write_whole
 from .corpus import progress as progress_bar
 from .data import length_grouped_order
 from .teacher import held_out_batches, mask_batch, masked_lm_report, mlm_parts, model_device
@@ -46,9 +46,8 @@ def save_results(name: str, # the experiment, e.g. '07_curves'
     machine = {'threads': torch.get_num_threads(), 'cpus': os.cpu_count(), 'torch': torch.__version__,
                'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     path = results_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {'name': name, 'date': time.strftime('%Y-%m-%d'), 'machine': machine, 'values': values}
-    path.write_text(json.dumps(record, indent=1, sort_keys=False) + '\n')
+    write_whole(path, json.dumps(record, indent=1, sort_keys=False) + '\n')
     return path
 
 def load_results(names=None, # experiment names; default every file in `data/results`
@@ -190,9 +189,7 @@ def extract_sentiment(sdist: str | Path, # the source tarball of `SENTIMENT_PACK
             content = inner.extractfile(found).read()
     Path(dest).mkdir(parents=True, exist_ok=True)
     path = Path(dest)/SENTIMENT_FILE
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # written whole, then renamed: a process reading
-    partial.write_bytes(content); os.replace(partial, path)  # the file meanwhile sees none or all of it
-    return path
+    return write_whole(path, content)  # chapter 07, running beside, may read it meanwhile
 
 def fetch_sentiment(dest: str | Path | None = None, # target folder; default `data/sentiment`
                     force: bool = False, # fetch again even if the file is there
@@ -572,7 +569,7 @@ def distil_student(teacher, # BERT masked LM
         'history': [{k: r[k] for k in ('step', 'loss', 'ce', 'mlm', 'cos')} for r in history if r['kind'] == 'train'],
         'validation': [{k: v for k, v in r.items() if k != 'kind'} for r in history if r['kind'] == 'valid'],
     }
-    if cache and distiller.step == config.max_steps: card_file.write_text(json.dumps(card, indent=1))
+    if cache and distiller.step == config.max_steps: write_whole(card_file, json.dumps(card, indent=1))
     return distiller.student.eval(), {**card, 'cached': False}
 
 # %% ../nbs/06_evaluate.ipynb #96bbd821
@@ -609,7 +606,7 @@ def downstream(model, # a BERT or DistilBERT masked LM
     if cache and path.exists(): return {**json.loads(path.read_text()), 'cached': True}
     tuned = fine_tune(model, tokenizer, data, config, progress)
     result = {k: v for k, v in tuned.items() if k not in ('classifier', 'test_predictions')}
-    if cache: path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(result))
+    if cache: write_whole(path, json.dumps(result))
     return {**result, 'cached': False}
 
 # %% ../nbs/06_evaluate.ipynb #e6d00002

@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .temperature import check_number, softmax_with_temperature
-from .corpus import cache_dir
+from .corpus import cache_dir, write_whole
 from .corpus import progress as progress_bar
 from .losses import soft_target_loss
 from .evaluate import FineTuneConfig, _digest, accuracy, class_logits, downstream_key, fine_tune
@@ -114,7 +114,7 @@ def task_distil(model, # a BERT or DistilBERT masked LM: the student, copied, no
     result = {'test_accuracy': tuned['test_accuracy'], 'agreement': agreement, 'test_examples': tuned['test_examples'],
               'temperature': temperature, 'alpha': alpha, 'seed': config.seed, 'seconds': tuned['seconds'],
               'losses': tuned['losses']}
-    if cache: path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(result))
+    if cache: write_whole(path, json.dumps(result))
     return {**result, 'cached': False}
 
 # %% ../nbs/08_task.ipynb #8a000018
